@@ -1,0 +1,160 @@
+// convt3d: 3-D transposed convolution (semantics of torch.nn.ConvTranspose3d), C++17 API.
+//
+// Tensors are contiguous float32 in NCDHW order (batched, rank 5) or CDHW (unbatched,
+// rank 4). The weight is (in_channels, out_channels/groups, kD, kH, kW); the bias is
+// (out_channels). Every spatial triple below is in (D, H, W) order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace convt3d {
+
+using Triple = std::array<int64_t, 3>;  // (D, H, W)
+using Shape = std::vector<int64_t>;
+
+enum class Device { cpu, cuda };
+const char *to_string(Device d);
+
+// The module's hyper-parameters, named and defaulted as in torch.nn.ConvTranspose3d.
+struct Params {
+    int64_t in_channels = 0;
+    int64_t out_channels = 0;
+    Triple kernel_size{1, 1, 1};
+    Triple stride{1, 1, 1};
+    Triple padding{0, 0, 0};
+    Triple output_padding{0, 0, 0};
+    int64_t groups = 1;
+    bool bias = true;
+    Triple dilation{1, 1, 1};
+    std::string padding_mode = "zeros";
+};
+
+// Invalid arguments: the message names the argument and its value.
+class Error : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// A failure inside a backend (no CUDA driver or device, out of memory, a kernel error).
+class BackendError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Throws Error unless every hyper-parameter is legal (PyTorch's rules).
+void validate(const Params &p);
+// Output shape for an input of rank 5 (N,C,D,H,W) or 4 (C,D,H,W); validates both.
+Shape output_shape(const Params &p, const Shape &input_shape);
+Shape weight_shape(const Params &p);
+// Number of elements, throwing Error on a non-positive extent or int64 overflow.
+int64_t numel(const Shape &shape, const char *what = "tensor");
+std::string shape_to_string(const Shape &shape);
+
+// Non-owning views of contiguous tensors, in host memory or CUDA device memory.
+template<typename T>
+struct BasicView {
+    T *data = nullptr;
+    Shape shape;
+    Device device = Device::cpu;
+};
+using TensorView = BasicView<float>;
+using ConstTensorView = BasicView<const float>;
+
+// An owning contiguous float32 tensor on the host or a CUDA device.
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(Shape shape, Device device = Device::cpu);  // uninitialised
+    static Tensor from_vector(const std::vector<float> &values, Shape shape);
+
+    const Shape &shape() const { return shape_; }
+    Device device() const { return device_; }
+    int64_t numel() const { return numel_; }
+    float *data() { return data_.get(); }
+    const float *data() const { return data_.get(); }
+    bool defined() const { return data_ != nullptr; }
+
+    TensorView view() { return {data(), shape_, device_}; }
+    ConstTensorView view() const { return {data(), shape_, device_}; }
+
+    Tensor to(Device device) const;          // copy to a device (or a plain copy)
+    std::vector<float> to_vector() const;    // host copy of the values
+    void fill(float value);
+
+private:
+    Shape shape_;
+    Device device_ = Device::cpu;
+    int64_t numel_ = 0;
+    std::shared_ptr<float> data_;
+};
+
+// CPU instruction sets that kernels are compiled for, best first.
+enum class CpuIsa { avx512, avx2, sse41 };
+const char *to_string(CpuIsa isa);
+std::optional<CpuIsa> parse_cpu_isa(const std::string &name);
+// The best ISA this CPU runs; Error if it lacks even SSE4.1.
+CpuIsa best_cpu_isa();
+bool cpu_supports(CpuIsa isa);
+// True when a CUDA driver and at least one device are present.
+bool cuda_available();
+
+// Dispatch overrides, mostly for tests and benchmarks. Empty fields mean "choose".
+struct DispatchOptions {
+    std::string kernel;            // a kernel name from kernel_names(), e.g. "generic"
+    std::optional<CpuIsa> cpu_isa; // force one CPU variant (must be supported by the CPU)
+};
+
+// Which kernel a call would run, as printed when CONVT3D_VERBOSE=1.
+struct KernelChoice {
+    std::string kernel;  // e.g. "k2s2", "generic"
+    Device device = Device::cpu;
+    std::optional<CpuIsa> cpu_isa;
+    std::string describe() const;  // "k2s2 on cpu (avx512)"
+};
+
+// Names of the compiled forward kernels, most specialised first; "generic" is last.
+std::vector<std::string> kernel_names(Device device);
+// Whether a named kernel's compile-time preconditions hold for these parameters.
+bool kernel_supports(const std::string &kernel, const Params &p);
+KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions &opts = {});
+
+// The functional form: output = conv_transpose3d(input, weight, bias). All views live on
+// one device; output must already have output_shape(p, input.shape). bias is required
+// exactly when p.bias is true. The CPU ISA can also be forced with CONVT3D_CPU_ISA.
+KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorView &weight,
+                              const ConstTensorView *bias, const TensorView &output,
+                              const Params &p, const DispatchOptions &opts = {});
+Tensor conv_transpose3d(const Tensor &input, const Tensor &weight, const Tensor *bias,
+                        const Params &p, const DispatchOptions &opts = {});
+
+// A module that owns its weight and bias, initialised as torch.nn.ConvTranspose3d:
+// U(-sqrt(k), sqrt(k)) with k = groups / (out_channels * kD * kH * kW), from a seed.
+class ConvTranspose3d {
+public:
+    explicit ConvTranspose3d(const Params &p, uint64_t seed = 0);
+    void reset_parameters(uint64_t seed);
+
+    const Params &params() const { return params_; }
+    Tensor &weight() { return weight_; }
+    const Tensor &weight() const { return weight_; }
+    Tensor *bias() { return params_.bias ? &bias_ : nullptr; }
+    const Tensor *bias() const { return params_.bias ? &bias_ : nullptr; }
+    Device device() const { return weight_.device(); }
+
+    ConvTranspose3d &to(Device device);  // moves weight and bias
+    Tensor forward(const Tensor &input, const DispatchOptions &opts = {}) const;
+    Shape output_shape(const Shape &input_shape) const;
+
+private:
+    Params params_;
+    Tensor weight_;
+    Tensor bias_;
+};
+
+}  // namespace convt3d
