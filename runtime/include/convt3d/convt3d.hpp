@@ -11,6 +11,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace convt3d {
@@ -62,6 +64,13 @@ struct BasicView {
     T *data = nullptr;
     Shape shape;
     Device device = Device::cpu;
+
+    BasicView() = default;
+    BasicView(T *data, Shape shape, Device device = Device::cpu)
+        : data(data), shape(std::move(shape)), device(device) {}
+    // A mutable view converts to a const one.
+    template<typename U, typename = std::enable_if_t<std::is_convertible_v<U *, T *>>>
+    BasicView(const BasicView<U> &other) : data(other.data), shape(other.shape), device(other.device) {}
 };
 using TensorView = BasicView<float>;
 using ConstTensorView = BasicView<const float>;

@@ -1,0 +1,59 @@
+# AOT generation of the forward kernels: one library per (variant, target), with schedule
+# knobs read from schedules/forward.json, plus the generated kernel table for the runtime.
+
+# Compile-time specialisations, most specialised first; the runtime takes the first whose
+# preconditions hold. "generic" takes every parameter at run time and must stay last.
+set(CONVT3D_FORWARD_VARIANTS k2s2 k3s2 k4s2 s1 generic)
+set(CONVT3D_VARIANT_k2s2 stride=2 kernel=2 dilation=1)
+set(CONVT3D_VARIANT_k3s2 stride=2 kernel=3 dilation=1)
+set(CONVT3D_VARIANT_k4s2 stride=2 kernel=4 dilation=1)
+set(CONVT3D_VARIANT_s1 stride=1 kernel=0 dilation=0)
+set(CONVT3D_VARIANT_generic stride=0 kernel=0 dilation=0)
+
+# CPU variants, best first; the runtime picks by CPU features. Never `host`.
+set(CONVT3D_CPU_ISAS avx512 avx2 sse41)
+set(CONVT3D_TARGET_avx512 x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake)
+set(CONVT3D_TARGET_avx2 x86-64-linux-sse41-avx-f16c-fma-avx2)
+set(CONVT3D_TARGET_sse41 x86-64-linux-sse41)
+
+set(CONVT3D_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/forward.json" CACHE FILEPATH
+    "Schedule knobs per target class and variant")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CONVT3D_SCHEDULE_FILE}")
+
+# Reads the knobs for (target class, variant) from the schedule file into OUT as
+# "knob=value" generator parameters; the variant's entry overrides the class's "default".
+function(convt3d_schedule_params OUT target_class variant)
+    file(READ "${CONVT3D_SCHEDULE_FILE}" json)
+    set(params "")
+    foreach (entry IN ITEMS default ${variant})
+        string(JSON knobs ERROR_VARIABLE missing GET "${json}" forward ${target_class} ${entry})
+        if (missing)
+            continue()
+        endif ()
+        string(JSON n LENGTH "${knobs}")
+        if (n EQUAL 0)
+            continue()
+        endif ()
+        math(EXPR last "${n} - 1")
+        foreach (i RANGE ${last})
+            string(JSON key MEMBER "${knobs}" ${i})
+            string(JSON value GET "${knobs}" ${key})
+            list(FILTER params EXCLUDE REGEX "^${key}=")
+            list(APPEND params "${key}=${value}")
+        endforeach ()
+    endforeach ()
+    set(${OUT} "${params}" PARENT_SCOPE)
+endfunction()
+
+# Generates one forward kernel library named convt3d_forward_<variant>_<suffix>.
+function(convt3d_add_forward_kernel OUT_NAME variant target_class target)
+    set(name convt3d_forward_${variant}_${target_class})
+    convt3d_schedule_params(knobs ${target_class} ${variant})
+    add_halide_library(${name}
+                       FROM convt3d_generators
+                       GENERATOR conv_transpose3d_forward
+                       TARGETS ${target}
+                       USE_RUNTIME convt3d_halide_runtime
+                       PARAMS ${CONVT3D_VARIANT_${variant}} ${knobs})
+    set(${OUT_NAME} ${name} PARENT_SCOPE)
+endfunction()

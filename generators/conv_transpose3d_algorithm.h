@@ -1,0 +1,120 @@
+// The ConvTranspose3d forward algorithm, written once and shared by the generator, the
+// tests and the tuner. No scheduling here: schedules live in schedules/.
+//
+// Gather form. Output position o on one axis receives kernel tap k from input position i
+// when o + padding == i * stride + k * dilation. Halide dimension order is the reverse of
+// PyTorch's: tensors are (x=W, y=H, z=D, c, n) and the weight is (kx, ky, kz, co_g, ci).
+#pragma once
+
+#include "Halide.h"
+
+#include <array>
+#include <vector>
+
+namespace convt3d {
+
+// What is fixed at compile time for one axis (0 = known only at run time). When stride and
+// kernel are fixed and dilation is 1, the axis is decomposed by stride phase: output o
+// only visits the ceil(k/s) taps k = (o + pad) % s + s*j, so no zero is multiplied.
+struct AxisConstants {
+    int stride = 0;
+    int kernel = 0;
+    int dilation = 0;
+
+    bool phase_decomposed() const { return stride > 0 && kernel > 0 && dilation == 1; }
+};
+
+struct Axis {
+    Halide::Expr stride, dilation, padding;  // run-time values (ignored where constant)
+    Halide::Expr kernel_extent;              // the weight's extent on this axis
+    Halide::Expr input_min, input_extent;
+    AxisConstants constants;
+};
+
+// One reduction index j on one axis, for output coordinate o.
+struct Tap {
+    Halide::Expr kernel_index;
+    Halide::Expr input_index;
+    Halide::Expr valid;  // whether tap j really connects o to input_index
+};
+
+inline Halide::Expr tap_count(const Axis &a) {
+    const AxisConstants &k = a.constants;
+    if (k.phase_decomposed()) return (k.kernel + k.stride - 1) / k.stride;
+    if (k.kernel > 0) return k.kernel;
+    return a.kernel_extent;
+}
+
+inline Tap tap(const Axis &a, const Halide::Expr &o, const Halide::Expr &j) {
+    using namespace Halide;
+    const AxisConstants &k = a.constants;
+    Expr t = o + a.padding;
+    if (k.phase_decomposed()) {
+        Expr kernel_index = t % k.stride + k.stride * j;
+        // The clamp only tells bounds inference that the weight is read inside [0, k);
+        // taps past the kernel end are masked by `valid`.
+        return {min(kernel_index, k.kernel - 1), t / k.stride - j,
+                k.kernel % k.stride == 0 ? Internal::const_true() : kernel_index < k.kernel};
+    }
+    Expr stride = k.stride > 0 ? Expr(k.stride) : a.stride;
+    Expr dilation = k.dilation > 0 ? Expr(k.dilation) : a.dilation;
+    Expr shifted = t - j * dilation;  // = input_index * stride when the tap connects
+    Expr valid = k.stride == 1 ? Internal::const_true() : shifted % stride == 0;
+    return {j, shifted / stride, valid};
+}
+
+struct ConvTranspose3dFuncs {
+    Halide::Func output;       // (x, y, z, c, n)
+    Halide::Func accumulator;  // bias, then the reduction over r
+    Halide::RDom r;            // (jx, jy, jz, ci within the group)
+    Halide::Var x, y, z, c, n;
+    // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
+    // turns per-lane divisions into dense loads). Schedules should specialize on them.
+    std::vector<Halide::Expr> fast_paths;
+};
+
+// input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
+// module has no bias). axes: x, y, z. Reads outside the input are zero.
+inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, const Halide::Func &weight,
+                                                    const Halide::Func &bias,
+                                                    const std::array<Axis, 3> &axes,
+                                                    const Halide::Expr &in_channels_per_group,
+                                                    const Halide::Expr &out_channels_per_group) {
+    using namespace Halide;
+    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), RDom(), Var("x"), Var("y"),
+                           Var("z"), Var("c"), Var("n")};
+
+    Func zero_padded = BoundaryConditions::constant_exterior(
+        input, 0.0f,
+        {{axes[0].input_min, axes[0].input_extent},
+         {axes[1].input_min, axes[1].input_extent},
+         {axes[2].input_min, axes[2].input_extent}});
+
+    f.r = RDom({{0, tap_count(axes[0])}, {0, tap_count(axes[1])}, {0, tap_count(axes[2])},
+                {0, in_channels_per_group}},
+               "r");
+    Tap tx = tap(axes[0], f.x, f.r.x);
+    Tap ty = tap(axes[1], f.y, f.r.y);
+    Tap tz = tap(axes[2], f.z, f.r.z);
+    // y and z taps that do not connect are pruned from the iteration space. x is the
+    // contiguous axis that schedules vectorise, so its mask stays in the value: a per-lane
+    // RDom predicate would scalarise the loop.
+    Expr yz_valid = simplify(ty.valid && tz.valid);
+    if (!Internal::is_const_one(yz_valid)) f.r.where(yz_valid);
+
+    if (axes[0].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1);
+
+    Expr group = f.c / out_channels_per_group;
+    Expr co_in_group = f.c % out_channels_per_group;  // (not c - group*n: bounds inference
+                                                      // would then allow negative indices)
+    Expr ci = group * in_channels_per_group + f.r.w;
+
+    Expr x_masked_input = select(tx.valid, zero_padded(tx.input_index, ty.input_index, tz.input_index, ci, f.n), 0.0f);
+    f.accumulator(f.x, f.y, f.z, f.c, f.n) = bias(f.c);
+    f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
+        x_masked_input * weight(tx.kernel_index, ty.kernel_index, tz.kernel_index, co_in_group, ci);
+    f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
+    return f;
+}
+
+}  // namespace convt3d

@@ -1,0 +1,112 @@
+// The C ABI: converts arguments, runs the C++ API, turns exceptions into status codes.
+#include "convt3d/convt3d.h"
+
+#include "convt3d/convt3d.hpp"
+
+#include <string>
+
+namespace {
+
+thread_local std::string last_error;
+
+convt3d::Params to_params(const convt3d_params *p) {
+    if (!p) throw convt3d::Error("convt3d: params is null");
+    convt3d::Params q;
+    q.in_channels = p->in_channels;
+    q.out_channels = p->out_channels;
+    for (int i = 0; i < 3; i++) {
+        q.kernel_size[i] = p->kernel_size[i];
+        q.stride[i] = p->stride[i];
+        q.padding[i] = p->padding[i];
+        q.output_padding[i] = p->output_padding[i];
+        q.dilation[i] = p->dilation[i];
+    }
+    q.groups = p->groups;
+    q.bias = p->bias != 0;
+    q.padding_mode = p->padding_mode ? p->padding_mode : "zeros";
+    return q;
+}
+
+convt3d::Shape to_shape(const int64_t *shape, int rank) {
+    if (!shape) throw convt3d::Error("convt3d: input_shape is null");
+    if (rank != 4 && rank != 5) {
+        throw convt3d::Error("convt3d: input_rank=" + std::to_string(rank) + " must be 4 or 5");
+    }
+    return convt3d::Shape(shape, shape + rank);
+}
+
+template<typename F>
+convt3d_status guarded(F &&f) {
+    try {
+        f();
+        last_error.clear();
+        return CONVT3D_OK;
+    } catch (const convt3d::Error &e) {
+        last_error = e.what();
+        return CONVT3D_INVALID_ARGUMENT;
+    } catch (const std::exception &e) {
+        last_error = e.what();
+        return CONVT3D_BACKEND_ERROR;
+    } catch (...) {
+        last_error = "convt3d: unknown error";
+        return CONVT3D_BACKEND_ERROR;
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+void convt3d_params_init(convt3d_params *p, int64_t in_channels, int64_t out_channels, int64_t kd, int64_t kh,
+                         int64_t kw) {
+    if (!p) return;
+    *p = convt3d_params{};
+    p->in_channels = in_channels;
+    p->out_channels = out_channels;
+    const int64_t k[3] = {kd, kh, kw};
+    for (int i = 0; i < 3; i++) {
+        p->kernel_size[i] = k[i];
+        p->stride[i] = 1;
+        p->dilation[i] = 1;
+    }
+    p->groups = 1;
+    p->bias = 1;
+    p->padding_mode = "zeros";
+}
+
+convt3d_status convt3d_output_shape(const convt3d_params *p, const int64_t *input_shape, int input_rank,
+                                    int64_t *output_shape, int *output_rank) {
+    return guarded([&] {
+        if (!output_shape) throw convt3d::Error("convt3d: output_shape is null");
+        const convt3d::Shape out = convt3d::output_shape(to_params(p), to_shape(input_shape, input_rank));
+        for (size_t i = 0; i < out.size(); i++) output_shape[i] = out[i];
+        if (output_rank) *output_rank = static_cast<int>(out.size());
+    });
+}
+
+convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device, const float *input,
+                               const int64_t *input_shape, int input_rank, const float *weight, const float *bias,
+                               float *output, int64_t output_numel) {
+    return guarded([&] {
+        if (device != CONVT3D_DEVICE_CPU && device != CONVT3D_DEVICE_CUDA) {
+            throw convt3d::Error("convt3d: device=" + std::to_string(static_cast<int>(device)) + " is not a device");
+        }
+        const convt3d::Params params = to_params(p);
+        const convt3d::Shape in_shape = to_shape(input_shape, input_rank);
+        const convt3d::Shape out_shape = convt3d::output_shape(params, in_shape);
+        if (output_numel != convt3d::numel(out_shape)) {
+            throw convt3d::Error("convt3d: output_numel=" + std::to_string(output_numel) + " does not match output shape " +
+                                 convt3d::shape_to_string(out_shape));
+        }
+        const convt3d::Device d = device == CONVT3D_DEVICE_CUDA ? convt3d::Device::cuda : convt3d::Device::cpu;
+        const convt3d::ConstTensorView bias_view{bias, {params.out_channels}, d};
+        if (params.bias && !bias) throw convt3d::Error("convt3d: bias is null but params.bias is set");
+        if (!params.bias && bias) throw convt3d::Error("convt3d: bias was given but params.bias is 0");
+        convt3d::conv_transpose3d({input, in_shape, d}, {weight, convt3d::weight_shape(params), d},
+                                  bias ? &bias_view : nullptr, {output, out_shape, d}, params);
+    });
+}
+
+const char *convt3d_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

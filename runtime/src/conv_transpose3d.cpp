@@ -1,0 +1,121 @@
+// The functional API: validate views, choose a kernel, run it.
+#include "convt3d/convt3d.hpp"
+
+#include "cuda_backend.h"
+#include "halide_buffers.h"
+#include "kernel_table.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
+namespace convt3d {
+
+namespace {
+
+[[noreturn]] void fail(const std::string &msg) { throw Error("convt3d: " + msg); }
+
+bool verbose() {
+    static const bool on = [] {
+        const char *v = std::getenv("CONVT3D_VERBOSE");
+        return v && *v && std::string(v) != "0";
+    }();
+    return on;
+}
+
+void check_view(const ConstTensorView &v, const char *name, const Shape &expected, Device device) {
+    if (!v.data) fail(std::string(name) + ".data is null");
+    if (v.shape != expected) {
+        fail(std::string(name) + " shape " + shape_to_string(v.shape) + " does not match the expected " +
+             shape_to_string(expected));
+    }
+    if (v.device != device) {
+        fail(std::string(name) + " is on " + to_string(v.device) + " but input is on " + to_string(device));
+    }
+    // The kernels index with 32-bit integers (Halide buffers without large_buffers).
+    if (numel(v.shape, name) > INT32_MAX) {
+        fail(std::string(name) + " shape " + shape_to_string(v.shape) + " has more than 2^31-1 elements, "
+             "the limit of the compiled kernels");
+    }
+}
+
+bool overlaps(const void *a, int64_t a_count, const void *b, int64_t b_count) {
+    auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+    return pa < pb + b_count * sizeof(float) && pb < pa + a_count * sizeof(float);
+}
+
+int to_int(int64_t v, const char *name) {
+    if (v > INT32_MAX) fail(std::string(name) + "=" + std::to_string(v) + " exceeds 2^31-1");
+    return static_cast<int>(v);
+}
+
+}  // namespace
+
+KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorView &weight,
+                              const ConstTensorView *bias, const TensorView &output, const Params &p,
+                              const DispatchOptions &opts) {
+    const Shape out_shape = output_shape(p, input.shape);  // validates p and the input shape
+    const Device device = input.device;
+    check_view(input, "input", input.shape, device);
+    check_view(weight, "weight", weight_shape(p), device);
+    if (p.bias && !bias) fail("bias is required: the module was created with bias=true");
+    if (!p.bias && bias) fail("bias was given but the module was created with bias=false");
+    if (bias) check_view(*bias, "bias", {p.out_channels}, device);
+    const ConstTensorView out_view{output.data, output.shape, output.device};
+    check_view(out_view, "output", out_shape, device);
+    const int64_t out_count = numel(out_shape);
+    for (const ConstTensorView *in : {&input, &weight, bias}) {
+        if (in && overlaps(output.data, out_count, in->data, numel(in->shape))) {
+            fail("output memory overlaps an input (in-place transposed convolution is not supported)");
+        }
+    }
+
+    const detail::ForwardKernelEntry &entry = detail::select_kernel(p, device, opts);
+    KernelChoice choice{entry.name, device, std::nullopt};
+    detail::ForwardKernelFn fn;
+    if (device == Device::cpu) {
+        choice.cpu_isa = detail::select_cpu_isa(opts);
+        fn = entry.cpu[static_cast<int>(*choice.cpu_isa)];
+    } else {
+        detail::cuda_prepare();
+        fn = entry.cuda;
+    }
+
+    // Unbatched (C, D, H, W) tensors run as a batch of one.
+    auto batched = [](Shape s) {
+        if (s.size() == 4) s.insert(s.begin(), 1);
+        return s;
+    };
+    detail::HalideTensor in_buf(input.data, batched(input.shape), device);
+    detail::HalideTensor w_buf(weight.data, weight.shape, device);
+    std::optional<detail::HalideTensor> zero_bias;
+    std::optional<detail::HalideTensor> b_buf;
+    if (bias) {
+        b_buf.emplace(bias->data, bias->shape, device);
+    } else {
+        zero_bias.emplace(p.out_channels);
+    }
+    detail::HalideTensor out_buf(output.data, batched(out_shape), device);
+
+    detail::clear_halide_error();
+    const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(),
+                          to_int(p.stride[2], "stride"), to_int(p.stride[1], "stride"), to_int(p.stride[0], "stride"),
+                          to_int(p.padding[2], "padding"), to_int(p.padding[1], "padding"),
+                          to_int(p.padding[0], "padding"), to_int(p.dilation[2], "dilation"),
+                          to_int(p.dilation[1], "dilation"), to_int(p.dilation[0], "dilation"),
+                          to_int(p.groups, "groups"), out_buf.get());
+    detail::check_kernel_result(result, "forward kernel " + choice.describe());
+    if (device == Device::cuda) detail::cuda_sync(out_buf.get());
+    if (verbose()) std::fprintf(stderr, "convt3d: forward kernel %s\n", choice.describe().c_str());
+    return choice;
+}
+
+Tensor conv_transpose3d(const Tensor &input, const Tensor &weight, const Tensor *bias, const Params &p,
+                        const DispatchOptions &opts) {
+    Tensor output(output_shape(p, input.shape()), input.device());
+    const ConstTensorView bias_view = bias ? bias->view() : ConstTensorView{};
+    conv_transpose3d(input.view(), weight.view(), bias ? &bias_view : nullptr, output.view(), p, opts);
+    return output;
+}
+
+}  // namespace convt3d

@@ -1,0 +1,36 @@
+// halide_buffer_t views of our tensors, and turning a kernel's error code into an exception.
+#pragma once
+
+#include "convt3d/convt3d.hpp"
+
+#include "HalideRuntime.h"
+
+namespace convt3d::detail {
+
+// A halide_buffer_t over a contiguous tensor given in PyTorch order; Halide's dimension 0
+// is the innermost, so dims are reversed. A CUDA tensor is wrapped as a device pointer.
+class HalideTensor {
+public:
+    HalideTensor(const float *data, const Shape &torch_shape, Device device);
+    // n zeros in host memory; Halide copies them to the device itself if a GPU kernel runs.
+    explicit HalideTensor(int64_t n);
+    HalideTensor(const HalideTensor &) = delete;
+    HalideTensor &operator=(const HalideTensor &) = delete;
+    HalideTensor(HalideTensor &&) = delete;
+    ~HalideTensor();
+
+    halide_buffer_t *get() { return &buf_; }
+
+private:
+    halide_buffer_t buf_{};
+    halide_dimension_t dims_[5]{};
+    std::vector<float> owned_;
+    bool wrapped_device_ = false;
+};
+
+// Throws BackendError with Halide's message when a kernel returned non-zero.
+void check_kernel_result(int result, const std::string &what);
+// Clears the message captured from Halide on this thread before a call.
+void clear_halide_error();
+
+}  // namespace convt3d::detail

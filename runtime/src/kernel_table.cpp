@@ -1,0 +1,106 @@
+#include "kernel_table.h"
+
+#include "forward_kernel_table.inc"
+
+#include <cstdlib>
+#include <iterator>
+
+namespace convt3d::detail {
+
+const std::size_t kNumForwardKernels = std::size(kForwardKernels);
+
+namespace {
+
+bool all_equal(const Triple &t, int64_t v) { return t[0] == v && t[1] == v && t[2] == v; }
+
+ForwardKernelFn function_for(const ForwardKernelEntry &e, Device device) {
+    if (device == Device::cuda) return e.cuda;
+    return e.cpu[0];  // CPU kernels exist for every ISA or none
+}
+
+}  // namespace
+
+bool entry_supports(const ForwardKernelEntry &e, const Params &p) {
+    return (e.stride == 0 || all_equal(p.stride, e.stride)) &&
+           (e.kernel == 0 || all_equal(p.kernel_size, e.kernel)) &&
+           (e.dilation == 0 || all_equal(p.dilation, e.dilation));
+}
+
+const ForwardKernelEntry &find_kernel(const std::string &name, Device device) {
+    for (const auto &e : kForwardKernels) {
+        if (name == e.name && function_for(e, device)) return e;
+    }
+    throw Error("convt3d: kernel='" + name + "' is not a compiled " + to_string(device) + " kernel");
+}
+
+const ForwardKernelEntry &select_kernel(const Params &p, Device device, const DispatchOptions &opts) {
+    if (!opts.kernel.empty()) {
+        const ForwardKernelEntry &e = find_kernel(opts.kernel, device);
+        if (!entry_supports(e, p)) {
+            throw Error("convt3d: kernel='" + opts.kernel + "' does not support these parameters "
+                        "(it needs stride=" + std::to_string(e.stride) + ", kernel_size=" +
+                        std::to_string(e.kernel) + ", dilation=" + std::to_string(e.dilation) +
+                        " on every axis; 0 means any)");
+        }
+        return e;
+    }
+    for (const auto &e : kForwardKernels) {
+        if (function_for(e, device) && entry_supports(e, p)) return e;
+    }
+    throw BackendError(std::string("convt3d: no ") + to_string(device) +
+                       " kernel was compiled into this build");
+}
+
+CpuIsa select_cpu_isa(const DispatchOptions &opts) {
+    std::optional<CpuIsa> isa = opts.cpu_isa;
+    if (!isa) {
+        if (const char *env = std::getenv("CONVT3D_CPU_ISA"); env && *env) {
+            isa = parse_cpu_isa(env);
+            if (!isa) {
+                throw Error(std::string("convt3d: CONVT3D_CPU_ISA='") + env +
+                            "' is not one of avx512, avx2, sse41");
+            }
+        }
+    }
+    if (!isa) return best_cpu_isa();
+    if (!cpu_supports(*isa)) {
+        throw Error(std::string("convt3d: cpu_isa=") + to_string(*isa) + " is not supported by this CPU");
+    }
+    return *isa;
+}
+
+}  // namespace convt3d::detail
+
+namespace convt3d {
+
+std::vector<std::string> kernel_names(Device device) {
+    std::vector<std::string> names;
+    for (const auto &e : detail::kForwardKernels) {
+        if (detail::function_for(e, device)) names.emplace_back(e.name);
+    }
+    return names;
+}
+
+bool kernel_supports(const std::string &kernel, const Params &p) {
+    for (const auto &e : detail::kForwardKernels) {
+        if (kernel == e.name) return detail::entry_supports(e, p);
+    }
+    return false;
+}
+
+KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions &opts) {
+    validate(p);
+    KernelChoice choice;
+    choice.kernel = detail::select_kernel(p, device, opts).name;
+    choice.device = device;
+    if (device == Device::cpu) choice.cpu_isa = detail::select_cpu_isa(opts);
+    return choice;
+}
+
+std::string KernelChoice::describe() const {
+    std::string s = kernel + " on " + to_string(device);
+    if (cpu_isa) s += std::string(" (") + to_string(*cpu_isa) + ")";
+    return s;
+}
+
+}  // namespace convt3d

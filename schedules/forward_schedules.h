@@ -1,0 +1,94 @@
+// Schedule templates for the forward kernel. Their knobs are plain numbers, so a schedule
+// is data: schedules/forward.json holds the values per variant and target class; CMake
+// passes them to the generator as generator parameters; the autotuner rewrites the JSON.
+#pragma once
+
+#include "../generators/conv_transpose3d_algorithm.h"
+
+namespace convt3d {
+
+struct CpuScheduleKnobs {
+    int vectors = 2;  // vectors of x per register tile
+    int tile_c = 4;   // output channels per register tile
+};
+
+struct CudaScheduleKnobs {
+    int block_x = 32;  // threads along x
+    int block_y = 4;   // threads along y
+    int tile_c = 4;    // output channels per thread, kept in registers
+};
+
+// Register tile of tile_c channels x (vectors * lanes) x positions, reduction inside it;
+// tasks are (z, channel tile, n) across the thread pool.
+inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &target,
+                               const CpuScheduleKnobs &k) {
+    using namespace Halide;
+    const int lanes = target.natural_vector_size<float>();
+    const int tile_x = lanes * k.vectors;
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+
+    // Full tiles overlap the edge instead of guarding it (recomputed values are identical);
+    // outputs smaller than one tile take the guarded fallback.
+    auto tile = [&](Stage s, TailStrategy tail) {
+        s.split(f.x, xo, xi, tile_x, tail)
+            .split(f.c, co, ci, k.tile_c, tail)
+            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
+            .fuse(f.z, co, zc)
+            .fuse(zc, f.n, task)
+            .parallel(task)
+            .vectorize(xi, lanes, TailStrategy::GuardWithIf);
+    };
+    Expr full_tiles = out.output_buffer().dim(0).extent() >= tile_x &&
+                      out.output_buffer().dim(3).extent() >= k.tile_c;
+    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), TailStrategy::ShiftInwards);
+    tile(out.specialize(full_tiles), TailStrategy::ShiftInwards);
+    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast), TailStrategy::GuardWithIf);
+    tile(out, TailStrategy::GuardWithIf);
+
+    acc.compute_at(out, xo);
+    Var axo("axo"), axi("axi"), axv("axv"), axl("axl"), aco("aco"), aci("aci");
+    acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
+        .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
+        .unroll(aci);
+    acc.update()
+        .split(f.x, axo, axi, tile_x, TailStrategy::RoundUp)
+        .split(axi, axv, axl, lanes)
+        .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
+        .reorder(axl, axv, aci, f.r.x, f.r.y, f.r.z, f.r.w, axo, aco)
+        .vectorize(axl)
+        .unroll(axv)
+        .unroll(aci);
+}
+
+// One thread per (x, y) position and tile_c output channels; blocks are flattened into
+// one grid dimension so that large tensors never exceed the 65535 limit of grid y/z.
+inline void apply_cuda_schedule(ConvTranspose3dFuncs &f, const CudaScheduleKnobs &k) {
+    using namespace Halide;
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), block("block");
+    // Registers need a constant tile: channel tiles overlap at the end instead of being
+    // guarded, and outputs with fewer channels than a tile use tiles of one channel.
+    auto tile = [&](Stage s, int tile_c) {
+        s.split(f.c, co, ci, tile_c, TailStrategy::ShiftInwards)
+            .tile(f.x, f.y, xo, yo, xi, yi, k.block_x, k.block_y, TailStrategy::GuardWithIf)
+            .reorder(ci, xi, yi, xo, yo, f.z, co, f.n)
+            .fuse(xo, yo, block)
+            .fuse(block, f.z, block)
+            .fuse(block, co, block)
+            .fuse(block, f.n, block)
+            .gpu_blocks(block)
+            .gpu_threads(xi, yi)
+            .unroll(ci);
+    };
+    Expr full_tiles = out.output_buffer().dim(3).extent() >= k.tile_c;
+    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), k.tile_c);
+    tile(out.specialize(full_tiles), k.tile_c);
+    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast), 1);
+    tile(out, 1);
+
+    acc.compute_at(out, xi).unroll(f.c);
+    acc.update().reorder(f.c, f.r.x, f.r.y, f.r.z, f.r.w).unroll(f.c);
+}
+
+}  // namespace convt3d
