@@ -1,0 +1,131 @@
+// convt3d: run ConvTranspose3d on .npy files.
+//   convt3d run --input x.npy --weight w.npy [--bias b.npy] --output y.npy [--stride 2,1,1] ...
+//   convt3d info
+#include "npy_io.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <sstream>
+
+using namespace convt3d;
+using convt3d::cli::load_npy;
+using convt3d::cli::save_npy;
+
+namespace {
+
+// "3" or "3,5,2" -> (D, H, W).
+Triple parse_triple(const std::string &text, const char *flag) {
+    std::vector<int64_t> v;
+    std::stringstream s(text);
+    std::string item;
+    while (std::getline(s, item, ',')) {
+        try {
+            size_t used = 0;
+            v.push_back(std::stoll(item, &used));
+            if (used != item.size()) throw std::invalid_argument(item);
+        } catch (const std::exception &) {
+            throw CLI::ValidationError(flag, "'" + text + "' is not an int or a comma-separated triple");
+        }
+    }
+    if (v.size() == 1) return {v[0], v[0], v[0]};
+    if (v.size() == 3) return {v[0], v[1], v[2]};
+    throw CLI::ValidationError(flag, "'" + text + "' must be one int or three comma-separated ints");
+}
+
+struct RunOptions {
+    std::string input, weight, bias, output;
+    int64_t in_channels = 0, out_channels = 0, groups = 1;
+    std::string kernel_size, stride = "1", padding = "0", output_padding = "0", dilation = "1";
+    std::string padding_mode = "zeros", device = "cpu", kernel, isa;
+};
+
+int run(const RunOptions &o) {
+    const Device device = o.device == "cuda" ? Device::cuda : Device::cpu;
+    Tensor x = load_npy(o.input, "input");
+    Tensor w = load_npy(o.weight, "weight");
+    if (w.shape().size() != 5) {
+        throw Error("weight shape " + shape_to_string(w.shape()) + " must have rank 5 (Cin, Cout/groups, kD, kH, kW)");
+    }
+    Params p;
+    p.groups = o.groups;
+    p.in_channels = o.in_channels ? o.in_channels : w.shape()[0];
+    p.out_channels = o.out_channels ? o.out_channels : w.shape()[1] * o.groups;
+    p.kernel_size = o.kernel_size.empty() ? Triple{w.shape()[2], w.shape()[3], w.shape()[4]}
+                                          : parse_triple(o.kernel_size, "--kernel-size");
+    p.stride = parse_triple(o.stride, "--stride");
+    p.padding = parse_triple(o.padding, "--padding");
+    p.output_padding = parse_triple(o.output_padding, "--output-padding");
+    p.dilation = parse_triple(o.dilation, "--dilation");
+    p.padding_mode = o.padding_mode;
+    p.bias = !o.bias.empty();
+    Tensor b = p.bias ? load_npy(o.bias, "bias") : Tensor();
+
+    DispatchOptions opts;
+    opts.kernel = o.kernel;
+    if (!o.isa.empty()) opts.cpu_isa = parse_cpu_isa(o.isa);
+
+    const Tensor xd = x.to(device), wd = w.to(device);
+    const Tensor bd = p.bias ? b.to(device) : Tensor();
+    Tensor y(output_shape(p, x.shape()), device);
+    const ConstTensorView bias_view = p.bias ? bd.view() : ConstTensorView{};
+    const KernelChoice choice =
+        conv_transpose3d(xd.view(), wd.view(), p.bias ? &bias_view : nullptr, y.view(), p, opts);
+    save_npy(o.output, y);
+    std::printf("output %s written to %s (kernel %s)\n", shape_to_string(y.shape()).c_str(), o.output.c_str(),
+                choice.describe().c_str());
+    return 0;
+}
+
+int info() {
+    std::printf("cpu isa: %s\ncuda available: %s\n", to_string(best_cpu_isa()), cuda_available() ? "yes" : "no");
+    for (Device d : {Device::cpu, Device::cuda}) {
+        std::printf("%s kernels:", to_string(d));
+        for (const auto &k : kernel_names(d)) std::printf(" %s", k.c_str());
+        std::printf("\n");
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"convt3d: 3-D transposed convolution (torch.nn.ConvTranspose3d semantics) on .npy files"};
+    app.require_subcommand(1);
+    RunOptions o;
+    CLI::App *run_cmd = app.add_subcommand("run", "run the forward pass");
+    run_cmd->add_option("--input", o.input, "input .npy, (N, C, D, H, W) or (C, D, H, W) float32")->required();
+    run_cmd->add_option("--weight", o.weight, "weight .npy, (Cin, Cout/groups, kD, kH, kW)")->required();
+    run_cmd->add_option("--bias", o.bias, "bias .npy, (Cout); omit for bias=False");
+    run_cmd->add_option("--output", o.output, "output .npy to write")->required();
+    run_cmd->add_option("--in-channels", o.in_channels, "default: weight.shape[0]");
+    run_cmd->add_option("--out-channels", o.out_channels, "default: weight.shape[1] * groups");
+    run_cmd->add_option("--kernel-size", o.kernel_size, "int or D,H,W; default: from the weight");
+    run_cmd->add_option("--stride", o.stride, "int or D,H,W")->capture_default_str();
+    run_cmd->add_option("--padding", o.padding, "int or D,H,W")->capture_default_str();
+    run_cmd->add_option("--output-padding", o.output_padding, "int or D,H,W")->capture_default_str();
+    run_cmd->add_option("--dilation", o.dilation, "int or D,H,W")->capture_default_str();
+    run_cmd->add_option("--groups", o.groups)->capture_default_str();
+    run_cmd->add_option("--padding-mode", o.padding_mode)->capture_default_str();
+    run_cmd->add_option("--device", o.device)->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+    run_cmd->add_option("--kernel", o.kernel, "force a kernel variant (see `convt3d info`)");
+    run_cmd->add_option("--isa", o.isa, "force a CPU variant")->check(CLI::IsMember({"avx512", "avx2", "sse41"}));
+    app.add_subcommand("info", "CPU ISA, CUDA availability and compiled kernels");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        std::fprintf(stderr, "convt3d: error: %s\n", e.what());
+        return 2;
+    }
+    try {
+        return run_cmd->parsed() ? run(o) : info();
+    } catch (const std::exception &e) {
+        std::string msg = e.what();
+        if (msg.rfind("convt3d: ", 0) == 0) msg = msg.substr(9);
+        std::fprintf(stderr, "convt3d: error: %s\n", msg.c_str());
+        return 1;
+    }
+}
