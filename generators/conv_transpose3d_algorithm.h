@@ -66,6 +66,7 @@ inline Tap tap(const Axis &a, const Halide::Expr &o, const Halide::Expr &j) {
 struct ConvTranspose3dFuncs {
     Halide::Func output;       // (x, y, z, c, n)
     Halide::Func accumulator;  // bias, then the reduction over r
+    Halide::Func padded_input; // the input, zero outside its bounds
     Halide::RDom r;            // (jx, jy, jz, ci within the group)
     Halide::Var x, y, z, c, n;
     // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
@@ -81,10 +82,10 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
                                                     const Halide::Expr &in_channels_per_group,
                                                     const Halide::Expr &out_channels_per_group) {
     using namespace Halide;
-    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), RDom(), Var("x"), Var("y"),
+    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), RDom(), Var("x"), Var("y"),
                            Var("z"), Var("c"), Var("n")};
 
-    Func zero_padded = BoundaryConditions::constant_exterior(
+    Func zero_padded = f.padded_input = BoundaryConditions::constant_exterior(
         input, 0.0f,
         {{axes[0].input_min, axes[0].input_extent},
          {axes[1].input_min, axes[1].input_extent},

@@ -28,34 +28,48 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
 
-    // Full tiles overlap the edge instead of guarding it (recomputed values are identical);
-    // outputs smaller than one tile take the guarded fallback.
-    auto tile = [&](Stage s, TailStrategy tail) {
-        s.split(f.x, xo, xi, tile_x, tail)
-            .split(f.c, co, ci, k.tile_c, tail)
+    // Tiles overlap at the tensor's edge (ShiftInwards: recomputed values are identical)
+    // rather than being guarded, so the register tile always has a constant size. Narrow
+    // outputs take one vector per tile, with predicated stores past the edge.
+    auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail) {
+        s.split(f.x, xo, xi, tx, x_tail)
+            .split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
             .reorder(xi, ci, xo, f.y, f.z, co, f.n)
             .fuse(f.z, co, zc)
             .fuse(zc, f.n, task)
             .parallel(task)
             .vectorize(xi, lanes, TailStrategy::GuardWithIf);
     };
-    Expr full_tiles = out.output_buffer().dim(0).extent() >= tile_x &&
-                      out.output_buffer().dim(3).extent() >= k.tile_c;
-    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), TailStrategy::ShiftInwards);
-    tile(out.specialize(full_tiles), TailStrategy::ShiftInwards);
-    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast), TailStrategy::GuardWithIf);
-    tile(out, TailStrategy::GuardWithIf);
+    const Expr width = out.output_buffer().dim(0).extent();
+    const Expr channels = out.output_buffer().dim(3).extent();
+    auto branches = [&](const Expr &when) {
+        tile(out.specialize(when && width >= tile_x && channels >= k.tile_c), tile_x, k.tile_c,
+             TailStrategy::ShiftInwards);
+        tile(out.specialize(when && channels >= k.tile_c), lanes, k.tile_c, TailStrategy::GuardWithIf);
+        tile(out.specialize(when), lanes, 1, TailStrategy::GuardWithIf);
+    };
+    for (const Expr &fast : f.fast_paths) branches(fast);
+    branches(Internal::const_true());
+    tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
+
+    // Materialising the zero-padded input once turns the kernel's boundary selects, which
+    // vectorise into gathers, into dense loads.
+    Var px("px"), pn("pn");
+    const auto &pv = f.padded_input.args();
+    f.padded_input.compute_root()
+        .fuse(pv[3], pv[4], pn)
+        .parallel(pn)
+        .vectorize(pv[0], lanes, TailStrategy::GuardWithIf);
 
     acc.compute_at(out, xo);
-    Var axo("axo"), axi("axi"), axv("axv"), axl("axl"), aco("aco"), aci("aci");
+    Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
         .unroll(aci);
     acc.update()
-        .split(f.x, axo, axi, tile_x, TailStrategy::RoundUp)
-        .split(axi, axv, axl, lanes)
+        .split(f.x, axv, axl, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
-        .reorder(axl, axv, aci, f.r.x, f.r.y, f.r.z, f.r.w, axo, aco)
+        .reorder(axl, axv, aci, f.r.x, f.r.y, f.r.z, f.r.w, aco)
         .vectorize(axl)
         .unroll(axv)
         .unroll(aci);
