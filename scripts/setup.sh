@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything convt3d needs on a fresh Debian machine; safe to run again.
-#  - Debian packages (Catch2 v2, nlohmann-json, CLI11, xtensor for .npy files)
+#  - Debian packages (Catch2 v2, nlohmann-json, CLI11, xtensor for .npy files, oneDNN for
+#    the benchmark's comparison)
 #  - a project-local virtual environment .venv with pinned Halide, CMake and Ninja
-#  - with --bench, also oneDNN for tools/benchmark (large; CI does not need it)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev)
+# oneDNN: PyPI's onednn 2026.1 ships headers but is a SYCL-runtime build whose CPU engine
+# finds no SYCL CPU device here, so Debian's libdnnl-dev (2.6) is the newest that runs.
+debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev libdnnl-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,13 +32,5 @@ if [[ ! -f "$stamp" ]] || ! cmp -s requirements.txt "$stamp"; then
   echo "setup: installing pinned Python packages into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
   cp requirements.txt "$stamp"
-fi
-if [[ "${1:-}" == "--bench" ]]; then
-  bench_stamp=".venv/.requirements-bench.stamp"
-  if [[ ! -f "$bench_stamp" ]] || ! cmp -s requirements-bench.txt "$bench_stamp"; then
-    echo "setup: installing benchmark-only packages (oneDNN) into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-bench.txt
-    cp requirements-bench.txt "$bench_stamp"
-  fi
 fi
 echo "setup: ok ($(.venv/bin/cmake --version | head -1), halide $(.venv/bin/python -c 'import halide,importlib.metadata as m;print(m.version("halide"))'))"

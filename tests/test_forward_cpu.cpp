@@ -11,7 +11,7 @@ using namespace convt3d::testing;
 
 namespace {
 
-constexpr int kCasesPerKernelAndIsa = 60;
+constexpr int kCasesPerKernelAndIsa = 150;
 
 std::vector<CpuIsa> supported_isas() {
     std::vector<CpuIsa> isas;
