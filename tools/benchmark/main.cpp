@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 using namespace convt3d;
 using namespace convt3d::bench;
 
@@ -57,9 +59,18 @@ int main(int argc, char **argv) {
     CLI11_PARSE(app, argc, argv);
 
     const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-    // Both thread pools read these at first use.
-    setenv("HL_NUM_THREADS", std::to_string(nthreads).c_str(), 1);
-    setenv("OMP_NUM_THREADS", std::to_string(nthreads).c_str(), 1);
+    // OpenMP (oneDNN) reads OMP_NUM_THREADS when it loads, before main: set both pools'
+    // variables and start again so that both libraries run on the same number of threads.
+    const std::string n = std::to_string(nthreads);
+    const char *omp = std::getenv("OMP_NUM_THREADS");
+    if (!omp || n != omp) {
+        setenv("HL_NUM_THREADS", n.c_str(), 1);
+        setenv("OMP_NUM_THREADS", n.c_str(), 1);
+        execv("/proc/self/exe", argv);
+        std::perror("convt3d-benchmark: re-exec failed");
+        return 1;
+    }
+    setenv("HL_NUM_THREADS", n.c_str(), 1);
     const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
     if (device == Device::cuda && !cuda_available()) {
         std::fprintf(stderr, "convt3d-benchmark: no CUDA device on this machine\n");
