@@ -6,6 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include <unistd.h>
+
 using namespace convt3d;
 using namespace convt3d::testing;
 
@@ -36,6 +41,7 @@ TEST_CASE("every CPU kernel on every ISA matches the reference on random paramet
                 INFO(kernel << " on " << to_string(isa) << ": " << describe(c));
                 const Comparison r = run_and_compare(rng, c, Device::cpu, {kernel, isa});
                 REQUIRE(r.non_finite == 0);
+                REQUIRE(r.guard_damaged == 0);
                 REQUIRE(r.max_error <= tolerance(c));
                 cases++;
             }
@@ -80,4 +86,42 @@ TEST_CASE("the seed example's parameters on a small input, and run-to-run determ
     Tensor x = Tensor::from_vector(random_values(rng, numel(c.input_shape)), c.input_shape);
     const std::vector<float> first = layer.forward(x).to_vector();
     for (int i = 0; i < 3; i++) CHECK(layer.forward(x).to_vector() == first);  // bitwise
+}
+
+TEST_CASE("CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE names the kernel", "[cpu][dispatch]") {
+    Params p;
+    p.in_channels = 2;
+    p.out_channels = 2;
+    p.kernel_size = {2, 2, 2};
+    p.stride = {2, 2, 2};
+    ConvTranspose3d layer(p, 1);
+    Tensor x(Shape{1, 2, 2, 2, 2});
+    x.fill(1.0f);
+
+    setenv("CONVT3D_CPU_ISA", "sse41", 1);
+    CHECK(choose_kernel(p, Device::cpu).cpu_isa == CpuIsa::sse41);
+    const std::vector<float> sse = layer.forward(x).to_vector();
+    setenv("CONVT3D_CPU_ISA", "avx9", 1);
+    CHECK_THROWS_AS(layer.forward(x), Error);
+    unsetenv("CONVT3D_CPU_ISA");
+    CHECK(choose_kernel(p, Device::cpu).cpu_isa == best_cpu_isa());
+    const std::vector<float> best = layer.forward(x).to_vector();
+    for (size_t i = 0; i < best.size(); i++) CHECK(best[i] == Approx(sse[i]).margin(1e-6));
+
+    // The verbose line goes to stderr; capture it through a temporary file.
+    std::fflush(stderr);
+    const int saved = dup(fileno(stderr));
+    std::FILE *capture = std::tmpfile();
+    dup2(fileno(capture), fileno(stderr));
+    setenv("CONVT3D_VERBOSE", "1", 1);
+    layer.forward(x);
+    std::fflush(stderr);
+    dup2(saved, fileno(stderr));
+    close(saved);
+    std::rewind(capture);
+    char line[256] = {};
+    const bool got = std::fgets(line, sizeof line, capture) != nullptr;
+    std::fclose(capture);
+    CHECK(got);
+    CHECK(std::string(line).find("convt3d: forward kernel k2s2 on cpu") != std::string::npos);
 }

@@ -33,6 +33,7 @@ TEST_CASE("CUDA kernels match the reference on random parameters", "[cuda][forwa
             INFO(kernel << " on cuda: " << describe(c));
             const Comparison r = run_and_compare(rng, c, Device::cuda, {kernel, std::nullopt});
             REQUIRE(r.non_finite == 0);
+            REQUIRE(r.guard_damaged == 0);
             REQUIRE(r.max_error <= tolerance(c));
         }
     }

@@ -102,16 +102,29 @@ Comparison run_and_compare(std::mt19937 &rng, const Case &c, Device device, cons
     std::vector<float> bias_values = p.bias ? random_values(rng, p.out_channels) : std::vector<float>{};
     Tensor b = p.bias ? Tensor::from_vector(bias_values, {p.out_channels}) : Tensor();
 
-    Tensor out(output_shape(p, c.input_shape), device);
-    out.fill(std::nanf(""));
+    // The output lives in the middle of a larger buffer whose margins hold a sentinel.
+    constexpr int64_t kGuard = 1024;
+    constexpr float kSentinel = 12345.0f;
+    const Shape out_shape = output_shape(p, c.input_shape);
+    const int64_t out_count = numel(out_shape);
+    std::vector<float> fenced(static_cast<size_t>(out_count + 2 * kGuard), kSentinel);
+    std::fill(fenced.begin() + kGuard, fenced.end() - kGuard, std::nanf(""));
+    Tensor buffer = Tensor::from_vector(fenced, {out_count + 2 * kGuard}).to(device);
+    const TensorView out_view{buffer.data() + kGuard, out_shape, device};
+
     const Tensor xd = x.to(device), wd = w.to(device);
     const Tensor bd = p.bias ? b.to(device) : Tensor();
     const ConstTensorView bias_view = bd.defined() ? bd.view() : ConstTensorView{};
-    conv_transpose3d(xd.view(), wd.view(), p.bias ? &bias_view : nullptr, out.view(), p, opts);
+    conv_transpose3d(xd.view(), wd.view(), p.bias ? &bias_view : nullptr, out_view, p, opts);
 
     const std::vector<double> ref =
         reference::forward(p, c.input_shape, x.to_vector(), w.to_vector(), bias_values);
-    return compare(out.to_vector(), ref);
+    const std::vector<float> after = buffer.to_vector();
+    Comparison r = compare(std::vector<float>(after.begin() + kGuard, after.end() - kGuard), ref);
+    for (int64_t i = 0; i < kGuard; i++) {
+        r.guard_damaged += (after[i] != kSentinel) + (after[after.size() - 1 - i] != kSentinel);
+    }
+    return r;
 }
 
 }  // namespace convt3d::testing

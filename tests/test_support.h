@@ -26,10 +26,12 @@ struct Comparison {
     double max_error = 0;       // max |out - ref| / (1 + |ref|)
     int64_t non_finite = 0;     // outputs left NaN (unwritten) or infinite
     int64_t count = 0;
+    int64_t guard_damaged = 0;  // sentinels around the output that a kernel overwrote
 };
 Comparison compare(const std::vector<float> &out, const std::vector<double> &ref);
 
-// Runs the case on `device` with the output poisoned by NaN, and compares with the reference.
+// Runs the case on `device` with the output poisoned by NaN and fenced by sentinel values
+// on both sides (to catch writes outside it), and compares with the reference.
 Comparison run_and_compare(std::mt19937 &rng, const Case &c, Device device, const DispatchOptions &opts);
 
 // Tolerance for float32 accumulation over `terms` products of values in [-1, 1].

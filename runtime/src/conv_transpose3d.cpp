@@ -15,12 +15,9 @@ namespace {
 
 [[noreturn]] void fail(const std::string &msg) { throw Error("convt3d: " + msg); }
 
-bool verbose() {
-    static const bool on = [] {
-        const char *v = std::getenv("CONVT3D_VERBOSE");
-        return v && *v && std::string(v) != "0";
-    }();
-    return on;
+bool verbose() {  // read on every call (cheap next to a kernel) so it can be toggled
+    const char *v = std::getenv("CONVT3D_VERBOSE");
+    return v && *v && std::string(v) != "0";
 }
 
 void check_view(const ConstTensorView &v, const char *name, const Shape &expected, Device device) {
