@@ -101,5 +101,11 @@ with tempfile.TemporaryDirectory() as tmp:
         check(r.returncode != 0 and len(lines) == 1 and lines[0].startswith("convt3d: error:"),
               f"{what}: non-zero exit and one error line ({r.returncode}, {r.stderr.strip()!r})")
 
-print(f"{3 * 3 + 8 - len(failures)} passed, {len(failures)} failed")
+    # On a machine without a GPU, --device cuda must fail with one clear line, not crash.
+    r = run("run", "--input", p("x.npy"), "--weight", p("w.npy"), "--output", p("y.npy"), "--device", "cuda")
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 0 or (len(lines) == 1 and lines[0].startswith("convt3d: error:")),
+          f"--device cuda: success on a GPU, else one error line ({r.returncode}, {r.stderr.strip()!r})")
+
+print(f"{3 * 3 + 9 - len(failures)} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)
