@@ -67,6 +67,7 @@ struct ConvTranspose3dFuncs {
     Halide::Func output;       // (x, y, z, c, n)
     Halide::Func accumulator;  // bias, then the reduction over r
     Halide::Func padded_input; // the input, zero outside its bounds
+    Halide::Func weight;       // as given: (kx, ky, kz, co_g, ci)
     Halide::RDom r;            // (jx, jy, jz, ci within the group)
     Halide::Var x, y, z, c, n;
     // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
@@ -75,14 +76,16 @@ struct ConvTranspose3dFuncs {
 };
 
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
-// module has no bias). axes: x, y, z. Reads outside the input are zero.
+// module has no bias). axes: x, y, z. Reads outside the input are zero. single_group: groups
+// is known to be 1, so the input channel no longer depends on the output channel.
 inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, const Halide::Func &weight,
                                                     const Halide::Func &bias,
                                                     const std::array<Axis, 3> &axes,
                                                     const Halide::Expr &in_channels_per_group,
-                                                    const Halide::Expr &out_channels_per_group) {
+                                                    const Halide::Expr &out_channels_per_group,
+                                                    bool single_group = false) {
     using namespace Halide;
-    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), RDom(), Var("x"), Var("y"),
+    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), weight, RDom(), Var("x"), Var("y"),
                            Var("z"), Var("c"), Var("n")};
 
     Func zero_padded = f.padded_input = BoundaryConditions::constant_exterior(
@@ -105,8 +108,8 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
 
     if (axes[0].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1);
 
-    Expr group = f.c / out_channels_per_group;
-    Expr co_in_group = f.c % out_channels_per_group;  // (not c - group*n: bounds inference
+    Expr group = single_group ? Expr(0) : f.c / out_channels_per_group;
+    Expr co_in_group = single_group ? Expr(f.c) : f.c % out_channels_per_group;  // (not c - group*n: bounds inference
                                                       // would then allow negative indices)
     Expr ci = group * in_channels_per_group + f.r.w;
 

@@ -17,10 +17,12 @@ public:
     GeneratorParam<int> stride{"stride", 0};
     GeneratorParam<int> kernel{"kernel", 0};
     GeneratorParam<int> dilation{"dilation", 0};
+    GeneratorParam<int> fixed_groups{"fixed_groups", 0};  // 1: compiled for groups == 1
 
     // Schedule knobs (see schedules/forward_schedules.h).
     GeneratorParam<int> vectors{"vectors", 2};
     GeneratorParam<int> tile_c{"tile_c", 4};
+    GeneratorParam<int> vectorize_c{"vectorize_c", 0};
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
 
@@ -46,7 +48,7 @@ public:
         Expr out_channels_per_group = weight.dim(3).extent();
         Expr in_channels_per_group = input.dim(3).extent() / groups;
         funcs_ = convt3d::define_conv_transpose3d(input, weight, bias, axes, in_channels_per_group,
-                                                  out_channels_per_group);
+                                                  out_channels_per_group, fixed_groups == 1);
         output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n) =
             funcs_.output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n);
         funcs_.output = output;
@@ -67,7 +69,7 @@ public:
         if (get_target().has_gpu_feature()) {
             convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c});
         } else {
-            convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c});
+            convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c, vectorize_c != 0});
         }
     }
 
@@ -93,6 +95,7 @@ private:
             add_requirement(stride_x == stride && stride_y == stride && stride_z == stride,
                             "this kernel is compiled for a fixed stride");
         }
+        if (fixed_groups == 1) add_requirement(groups == 1, "this kernel is compiled for groups == 1");
         if (dilation > 0) {
             add_requirement(dilation_x == dilation && dilation_y == dilation && dilation_z == dilation,
                             "this kernel is compiled for a fixed dilation");

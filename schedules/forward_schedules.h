@@ -8,9 +8,13 @@
 namespace convt3d {
 
 struct CpuScheduleKnobs {
-    int vectors = 2;  // vectors of x per register tile
-    int tile_c = 4;   // output channels per register tile
+    int vectors = 2;  // vectors of x per register tile (of c when vectorize_c)
+    int tile_c = 4;   // output channels per register tile (x positions when vectorize_c)
+    bool vectorize_c = false;  // vectors run over output channels: needs groups == 1
 };
+
+inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Halide::Target &target,
+                                             const CpuScheduleKnobs &k);
 
 struct CudaScheduleKnobs {
     int block_x = 32;  // threads along x
@@ -23,6 +27,10 @@ struct CudaScheduleKnobs {
 inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &target,
                                const CpuScheduleKnobs &k) {
     using namespace Halide;
+    if (k.vectorize_c) {
+        apply_cpu_schedule_over_channels(f, target, k);
+        return;
+    }
     const int lanes = target.natural_vector_size<float>();
     const int tile_x = lanes * k.vectors;
     Func out = f.output, acc = f.accumulator;
@@ -103,6 +111,63 @@ inline void apply_cuda_schedule(ConvTranspose3dFuncs &f, const CudaScheduleKnobs
 
     acc.compute_at(out, xi).unroll(f.c);
     acc.update().reorder(f.c, f.r.x, f.r.y, f.r.z, f.r.w).unroll(f.c);
+}
+
+// Register tile of (vectors * lanes) output channels x tile_c x positions: each tap loads
+// one vector of packed weights (output channels innermost) and broadcasts one input per x.
+// Suits small spatial extents with many channels, and stride phases, which then differ per
+// x position of the unrolled tile rather than per vector lane. Requires groups == 1.
+inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Halide::Target &target,
+                                             const CpuScheduleKnobs &k) {
+    using namespace Halide;
+    const int lanes = target.natural_vector_size<float>();
+    const int tile_c = lanes * k.vectors;
+    const int tile_x = k.tile_c;
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+
+    Var pn("pn");
+    const auto &pv = f.padded_input.args();
+    f.padded_input.compute_root()
+        .fuse(pv[3], pv[4], pn)
+        .parallel(pn)
+        .vectorize(pv[0], lanes, TailStrategy::GuardWithIf);
+    // Weights packed once per call with output channels innermost.
+    Func packed = f.weight.in(acc);
+    const auto &wv = packed.args();
+    packed.compute_root().reorder_storage(wv[3], wv[0], wv[1], wv[2], wv[4]).reorder(wv[3], wv[0], wv[1], wv[2], wv[4]);
+
+    auto tile = [&](Stage s, int tc, int tx, TailStrategy x_tail) {
+        s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
+            .split(f.x, xo, xi, tx, x_tail)
+            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
+            .fuse(f.z, co, zc)
+            .fuse(zc, f.n, task)
+            .parallel(task)
+            .vectorize(xi, std::min(lanes, tx), TailStrategy::GuardWithIf);
+    };
+    const Expr width = out.output_buffer().dim(0).extent();
+    const Expr channels = out.output_buffer().dim(3).extent();
+    tile(out.specialize(channels >= tile_c && width >= tile_x), tile_c, tile_x, TailStrategy::ShiftInwards);
+    if (tile_c > lanes) {
+        tile(out.specialize(channels >= lanes && width >= tile_x), lanes, tile_x, TailStrategy::ShiftInwards);
+    }
+    tile(out.specialize(width >= tile_x), 1, tile_x, TailStrategy::ShiftInwards);
+    tile(out, 1, tile_x, TailStrategy::GuardWithIf);
+
+    acc.compute_at(out, xo).reorder_storage(f.c, f.x, f.y, f.z, f.n);
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
+    acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+        .reorder(f.c, axi)
+        .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
+        .unroll(axi);
+    acc.update()
+        .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
+        .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+        .reorder(acl, acv, axi, f.r.x, f.r.y, f.r.z, f.r.w, axo)
+        .vectorize(acl)
+        .unroll(acv)
+        .unroll(axi);
 }
 
 }  // namespace convt3d

@@ -53,9 +53,11 @@ TEST_CASE("every CPU kernel on every ISA matches the reference on random paramet
 TEST_CASE("default dispatch picks the specialised kernel when its preconditions hold", "[cpu][dispatch]") {
     Params p;
     p.in_channels = 4;
-    p.out_channels = 6;
+    p.out_channels = 8;
     p.kernel_size = {2, 2, 2};
     p.stride = {2, 2, 2};
+    CHECK(choose_kernel(p, Device::cpu).kernel == "k2s2_g1");  // groups == 1: channel-vector schedule
+    p.groups = 2;
     CHECK(choose_kernel(p, Device::cpu).kernel == "k2s2");
     p.kernel_size = {3, 3, 3};
     CHECK(choose_kernel(p, Device::cpu).kernel == "k3s2");
@@ -63,6 +65,8 @@ TEST_CASE("default dispatch picks the specialised kernel when its preconditions 
     CHECK(choose_kernel(p, Device::cpu).kernel == "generic");
     p.stride = {1, 1, 1};
     CHECK(choose_kernel(p, Device::cpu).kernel == "s1");
+    p.groups = 1;
+    CHECK(choose_kernel(p, Device::cpu).kernel == "s1_g1");
     CHECK(kernel_names(Device::cpu).back() == "generic");
     CHECK_THROWS_AS(choose_kernel(p, Device::cpu, {"k2s2", std::nullopt}), Error);
     CHECK_THROWS_AS(choose_kernel(p, Device::cpu, {"no_such_kernel", std::nullopt}), Error);
@@ -91,7 +95,7 @@ TEST_CASE("the seed example's parameters on a small input, and run-to-run determ
 TEST_CASE("CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE names the kernel", "[cpu][dispatch]") {
     Params p;
     p.in_channels = 2;
-    p.out_channels = 2;
+    p.out_channels = 8;
     p.kernel_size = {2, 2, 2};
     p.stride = {2, 2, 2};
     ConvTranspose3d layer(p, 1);
@@ -123,5 +127,5 @@ TEST_CASE("CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE names the ke
     const bool got = std::fgets(line, sizeof line, capture) != nullptr;
     std::fclose(capture);
     CHECK(got);
-    CHECK(std::string(line).find("convt3d: forward kernel k2s2 on cpu") != std::string::npos);
+    CHECK(std::string(line).find("convt3d: forward kernel k2s2_g1 on cpu") != std::string::npos);
 }

@@ -12,7 +12,10 @@ namespace {
 int uniform(std::mt19937 &rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 
 // kernel names of the form k<K>s<S> fix kernel K and stride S with dilation 1; s1 fixes stride 1.
-void apply_kernel_constraints(std::mt19937 &rng, const std::string &kernel, Params &p) {
+void apply_kernel_constraints(std::mt19937 &rng, const std::string &name, Params &p) {
+    const size_t suffix = name.find("_g1");  // *_g1: compiled for groups == 1
+    const std::string kernel = name.substr(0, suffix);
+    if (suffix != std::string::npos) p.groups = 1;
     for (int a = 0; a < 3; a++) {
         if (kernel.size() == 4 && kernel[0] == 'k' && kernel[2] == 's') {
             p.kernel_size[a] = kernel[1] - '0';
@@ -41,6 +44,10 @@ Case random_case(std::mt19937 &rng, const std::string &kernel) {
             p.dilation[a] = uniform(rng, 1, 3);
         }
         apply_kernel_constraints(rng, kernel, p);
+        if (p.groups == 1) {
+            p.in_channels = uniform(rng, 1, 24);  // wide enough to fill channel vectors
+            p.out_channels = uniform(rng, 8, 40);
+        }
         p.bias = uniform(rng, 0, 1) == 1;
         const int batch = uniform(rng, 0, 3);  // 0: unbatched rank-4 input
         c.input_shape = {p.in_channels, uniform(rng, 1, 5), uniform(rng, 1, 6), uniform(rng, 1, 19)};

@@ -23,7 +23,8 @@ ForwardKernelFn function_for(const ForwardKernelEntry &e, Device device) {
 bool entry_supports(const ForwardKernelEntry &e, const Params &p) {
     return (e.stride == 0 || all_equal(p.stride, e.stride)) &&
            (e.kernel == 0 || all_equal(p.kernel_size, e.kernel)) &&
-           (e.dilation == 0 || all_equal(p.dilation, e.dilation));
+           (e.dilation == 0 || all_equal(p.dilation, e.dilation)) && (e.groups == 0 || p.groups == e.groups) &&
+           p.out_channels >= e.min_out_channels;
 }
 
 const ForwardKernelEntry &find_kernel(const std::string &name, Device device) {
@@ -40,7 +41,7 @@ const ForwardKernelEntry &select_kernel(const Params &p, Device device, const Di
             throw Error("convt3d: kernel='" + opts.kernel + "' does not support these parameters "
                         "(it needs stride=" + std::to_string(e.stride) + ", kernel_size=" +
                         std::to_string(e.kernel) + ", dilation=" + std::to_string(e.dilation) +
-                        " on every axis; 0 means any)");
+                        " on every axis, groups=" + std::to_string(e.groups) + "; 0 means any)");
         }
         return e;
     }

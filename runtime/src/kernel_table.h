@@ -19,6 +19,8 @@ using ForwardKernelFn = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
 struct ForwardKernelEntry {
     const char *name;
     int stride, kernel, dilation;  // compile-time constants on all axes; 0 = any
+    int groups;                    // 1: only groups == 1; 0 = any
+    int min_out_channels;          // below this the kernel's vectors would be mostly empty
     ForwardKernelFn cpu[3];        // indexed by CpuIsa
     ForwardKernelFn cuda;          // nullptr when CUDA was not built
 };
