@@ -73,6 +73,8 @@ struct ConvTranspose3dFuncs {
     // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
     // turns per-lane divisions into dense loads). Schedules should specialize on them.
     std::vector<Halide::Expr> fast_paths;
+    // The x stride when x is decomposed by stride phase at compile time, else 0.
+    int x_phases = 0;
 };
 
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
@@ -107,6 +109,7 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     if (!Internal::is_const_one(yz_valid)) f.r.where(yz_valid);
 
     if (axes[0].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1);
+    if (axes[0].constants.phase_decomposed()) f.x_phases = axes[0].constants.stride;
 
     Expr group = single_group ? Expr(0) : f.c / out_channels_per_group;
     Expr co_in_group = single_group ? Expr(f.c) : f.c % out_channels_per_group;  // (not c - group*n: bounds inference
