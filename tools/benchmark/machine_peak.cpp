@@ -1,4 +1,7 @@
-// Compiled with AVX-512/AVX2 flags; only the path the CPU supports is run.
+// The FMA kernels are compiled for their ISA through function target attributes and run only
+// when the CPU has that ISA; the rest of the file stays at the baseline ISA (compiling the
+// whole file with -mavx512f would let the compiler use AVX-512 in the triad loop or in the
+// shared template instantiations, and crash on an AVX2-only CPU).
 #include "machine_peak.h"
 
 #include <immintrin.h>
@@ -26,47 +29,44 @@ double best_seconds(int threads, F &&work) {
 }
 
 constexpr long kIters = 20'000'000;
+constexpr int kAcc = 12;  // independent accumulators: > FMA latency (4-5 cycles) x 2 FMA ports
 
-// 12 independent accumulators hide the FMA latency (4 cycles x 2 ports + margin).
-float fma_avx512() {
-    __m512 acc[12];
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(float(i));
+__attribute__((target("avx512f"))) float fma_avx512() {
+    __m512 acc[kAcc];
+    for (int i = 0; i < kAcc; i++) acc[i] = _mm512_set1_ps(float(i));
     const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
     for (long it = 0; it < kIters; it++) {
-        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+        for (int i = 0; i < kAcc; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
     }
     __m512 s = acc[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
+    for (int i = 1; i < kAcc; i++) s = _mm512_add_ps(s, acc[i]);
     return _mm512_reduce_add_ps(s);
 }
 
-float fma_avx2() {
-    __m256 acc[12];
-    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(float(i));
+__attribute__((target("avx2,fma"))) float fma_avx2() {
+    __m256 acc[kAcc];
+    for (int i = 0; i < kAcc; i++) acc[i] = _mm256_set1_ps(float(i));
     const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
     for (long it = 0; it < kIters; it++) {
-        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+        for (int i = 0; i < kAcc; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
     }
-    float out[8];
     __m256 s = acc[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+    for (int i = 1; i < kAcc; i++) s = _mm256_add_ps(s, acc[i]);
+    float out[8];
     _mm256_storeu_ps(out, s);
-    return out[0];
+    return out[0] + out[7];
 }
 
 volatile float sink;
 
-}  // namespace
-
-double fma_peak_gflops(int threads) {
-    const bool avx512 = __builtin_cpu_supports("avx512f");
+double fma_gflops(int threads, bool avx512) {
     const double s = best_seconds(threads, [&](int) { sink = avx512 ? fma_avx512() : fma_avx2(); });
     const double lanes = avx512 ? 16 : 8;
-    return threads * double(kIters) * 12 * lanes * 2 / s / 1e9;
+    return threads * double(kIters) * kAcc * lanes * 2 / s / 1e9;
 }
 
-double triad_bandwidth_gbs(int threads) {
-    const size_t n = 1 << 24;  // 64 MiB per array, far past the caches
+double triad_gbs(int threads) {
+    const size_t n = size_t(1) << 24;  // 64 MiB per array and thread, far past the caches
     std::vector<float> a(n * threads), b(n * threads, 1.0f), c(n * threads, 2.0f);
     const double s = best_seconds(threads, [&](int t) {
         float *pa = a.data() + t * n;
@@ -74,7 +74,21 @@ double triad_bandwidth_gbs(int threads) {
         for (size_t i = 0; i < n; i++) pa[i] = pb[i] + 3.0f * pc[i];
     });
     sink = a[n / 2];
-    return threads * 3.0 * n * sizeof(float) / s / 1e9;
+    return threads * 3.0 * double(n) * sizeof(float) / s / 1e9;
+}
+
+}  // namespace
+
+MachinePeak measure_machine(int threads) {
+    MachinePeak m;
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    m.isa = avx512 ? "avx512" : "avx2";
+    if (avx512 || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+        m.fma_1 = fma_gflops(1, avx512);
+        m.fma_n = threads == 1 ? m.fma_1 : fma_gflops(threads, avx512);
+    }
+    m.triad_n = triad_gbs(threads);
+    return m;
 }
 
 }  // namespace convt3d::bench

@@ -1,124 +1,245 @@
-// convt3d-benchmark: our kernels and oneDNN side by side on the suite, in one run, with the
-// machine's measured FMA peak and memory bandwidth for context.
+// convt3d-benchmark: convt3d side by side with oneDNN (CPU) or cuDNN (CUDA) on the cases of
+// shared/bench/suite.json, in one run, on the same data, with the machine's measured FMA peak
+// and memory bandwidth for context. Every case's outputs are cross-checked between the two
+// libraries, so that the timings compare the same computation.
+//
+//   convt3d-benchmark [--suite FILE] [--cases a,b] [--repeats N] [--threads N] [--markdown]
+//                     [--device cpu|cuda]
 #include "machine_peak.h"
-#include "onednn_runner.h"
+#include "runners.h"
 #include "suite.h"
 
 #include <CLI/CLI.hpp>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
-
-#include <unistd.h>
 
 using namespace convt3d;
 using namespace convt3d::bench;
 
 namespace {
 
-double our_median_ms(const SuiteCase &c, int repeats, Device device, std::string *kernel) {
-    ConvTranspose3d layer(c.params, 1);
-    layer.to(device);
-    Tensor x(c.input_shape);
-    std::mt19937 rng(2);
-    std::uniform_real_distribution<float> u(-1, 1);
-    for (int64_t i = 0; i < x.numel(); i++) x.data()[i] = u(rng);
-    const Tensor xd = x.to(device);
-    std::vector<double> times;
-    for (int i = 0; i <= repeats; i++) {
-        const auto t0 = std::chrono::steady_clock::now();
-        const Tensor y = layer.forward(xd);
-        if (device == Device::cuda) y.to_vector();  // a synchronising copy; CUDA timing is issue 4's
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (i > 0) times.push_back(ms);
+constexpr double kCrossCheckTolerance = 1e-4;  // max |ours - theirs| / max |theirs|
+
+// Runs this program again with the thread-count variables in its environment: OpenMP (Debian's
+// oneDNN) reads OMP_NUM_THREADS when it loads, before main, and Halide's thread pool reads
+// HL_NUM_THREADS at its first use. With fewer threads than CPUs the process is also pinned to
+// that many CPUs, which is what TBB (PyPI's oneDNN) and OpenMP's defaults go by.
+void reexec_with_threads(int threads, char **argv) {
+    if (std::getenv("CONVT3D_BENCH_THREADS_SET")) return;
+    const std::string n = std::to_string(threads);
+    setenv("HL_NUM_THREADS", n.c_str(), 1);
+    setenv("OMP_NUM_THREADS", n.c_str(), 1);
+    setenv("CONVT3D_BENCH_THREADS_SET", "1", 1);
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) > threads) {
+        cpu_set_t pinned;
+        CPU_ZERO(&pinned);
+        for (int cpu = 0, kept = 0; cpu < CPU_SETSIZE && kept < threads; cpu++) {
+            if (CPU_ISSET(cpu, &mask)) {
+                CPU_SET(cpu, &pinned);
+                kept++;
+            }
+        }
+        sched_setaffinity(0, sizeof pinned, &pinned);
     }
-    *kernel = choose_kernel(c.params, device).describe();
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    execv("/proc/self/exe", argv);
+    std::perror("convt3d-benchmark: re-exec to set the thread count failed");
+    std::exit(1);
+}
+
+// max |a - b| / max |b|; infinite on a non-finite value or a size mismatch.
+double relative_difference(const std::vector<float> &a, const std::vector<float> &b) {
+    if (a.size() != b.size() || a.empty()) return INFINITY;
+    double max_b = 0, max_diff = 0;
+    for (size_t i = 0; i < a.size(); i++) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+        max_b = std::max(max_b, std::fabs(double(b[i])));
+        max_diff = std::max(max_diff, std::fabs(double(a[i]) - double(b[i])));
+    }
+    return max_b > 0 ? max_diff / max_b : max_diff;
+}
+
+std::string fmt(const char *format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+struct Row {
+    std::string name, ours_ms, theirs_ms, ratio, gflops, peak, kernel, check;
+};
+
+void print_table(const std::vector<Row> &rows, bool markdown, const std::string &baseline) {
+    const std::string peak_head = "% of peak";
+    if (markdown) {
+        std::printf("| case | convt3d ms | %s ms | %s/convt3d | convt3d GFLOP/s | %s | convt3d kernel | "
+                    "outputs agree |\n|---|---:|---:|---:|---:|---:|---|---|\n",
+                    baseline.c_str(), baseline.c_str(), peak_head.c_str());
+        for (const Row &r : rows) {
+            std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), r.ours_ms.c_str(),
+                        r.theirs_ms.c_str(), r.ratio.c_str(), r.gflops.c_str(), r.peak.c_str(), r.kernel.c_str(),
+                        r.check.c_str());
+        }
+    } else {
+        std::printf("%-18s %11s %11s %8s %9s %7s  %-26s %s\n", "case", "convt3d ms", (baseline + " ms").c_str(),
+                    "ratio", "GFLOP/s", "%peak", "convt3d kernel", "outputs agree");
+        for (const Row &r : rows) {
+            std::printf("%-18s %11s %11s %8s %9s %7s  %-26s %s\n", r.name.c_str(), r.ours_ms.c_str(),
+                        r.theirs_ms.c_str(), r.ratio.c_str(), r.gflops.c_str(), r.peak.c_str(), r.kernel.c_str(),
+                        r.check.c_str());
+        }
+    }
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-    CLI::App app{"convt3d-benchmark: convt3d vs oneDNN on the benchmark suite"};
+    CLI::App app{"convt3d-benchmark: convt3d vs oneDNN (CPU) or cuDNN (CUDA) on the benchmark suite"};
     std::string suite_path = CONVT3D_DEFAULT_SUITE, only, device_name = "cpu";
     int repeats = 10, threads = 0;
     bool markdown = false;
     app.add_option("--suite", suite_path, "suite.json")->capture_default_str();
-    app.add_option("--cases", only, "comma-separated case names (default: all for the device)");
-    app.add_option("--repeats", repeats, "timed runs per case (median reported)")->capture_default_str();
-    app.add_option("--threads", threads, "threads for both libraries (default: all cores)");
+    app.add_option("--cases", only, "comma-separated case names (default: the device's cases)");
+    app.add_option("--repeats", repeats, "timed runs per case after a warm-up (median reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--threads", threads, "CPU threads for both libraries (default: all cores)")
+        ->check(CLI::PositiveNumber);
     app.add_option("--device", device_name)->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-    app.add_flag("--markdown", markdown, "print a Markdown table");
+    app.add_flag("--markdown", markdown, "print a Markdown table (for BENCHMARKS.md)");
     CLI11_PARSE(app, argc, argv);
 
-    const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-    // OpenMP (oneDNN) reads OMP_NUM_THREADS when it loads, before main: set both pools'
-    // variables and start again so that both libraries run on the same number of threads.
-    const std::string n = std::to_string(nthreads);
-    const char *omp = std::getenv("OMP_NUM_THREADS");
-    if (!omp || n != omp) {
-        setenv("HL_NUM_THREADS", n.c_str(), 1);
-        setenv("OMP_NUM_THREADS", n.c_str(), 1);
-        execv("/proc/self/exe", argv);
-        std::perror("convt3d-benchmark: re-exec failed");
-        return 1;
-    }
-    setenv("HL_NUM_THREADS", n.c_str(), 1);
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int nthreads = threads > 0 ? threads : hw;
+    reexec_with_threads(nthreads, argv);
     const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
-    if (device == Device::cuda && !cuda_available()) {
-        std::fprintf(stderr, "convt3d-benchmark: no CUDA device on this machine\n");
-        return 1;
-    }
 
     try {
-        const double peak = fma_peak_gflops(nthreads);
-        const double bw = triad_bandwidth_gbs(nthreads);
-        std::printf("machine: %d threads, %s, measured FMA peak %.0f GFLOP/s, triad bandwidth %.1f GB/s; "
-                    "oneDNN %s\n\n",
-                    nthreads, to_string(best_cpu_isa()), peak, bw, onednn_version().c_str());
-        const char *fmt_md = "| %s | %.2f | %s | %s | %.1f | %.1f%% | %s |\n";
-        if (markdown) {
-            std::printf("| case | convt3d ms | oneDNN ms | oneDNN/convt3d | convt3d GFLOP/s | %% of FMA peak | kernel |\n"
-                        "|---|---|---|---|---|---|---|\n");
-        } else {
-            std::printf("%-18s %11s %11s %8s %9s %8s  %s\n", "case", "convt3d ms", "oneDNN ms", "ratio", "GFLOP/s",
-                        "%peak", "kernel");
+        std::vector<SuiteCase> cases;
+        std::set<std::string> wanted;
+        if (!only.empty()) {
+            std::stringstream ss(only);
+            for (std::string name; std::getline(ss, name, ',');) wanted.insert(name);
         }
-        std::vector<double> ratios;
         for (const SuiteCase &c : load_suite(suite_path)) {
-            if (!only.empty() && ("," + only + ",").find("," + c.name + ",") == std::string::npos) continue;
-            if (only.empty() && !(device == Device::cpu ? c.cpu : c.gpu)) continue;
-            std::string kernel, why;
-            const double ours = our_median_ms(c, repeats, device, &kernel);
-            const double theirs = device == Device::cpu ? onednn_median_ms(c, repeats, &why) : -1;
-            const double gflops = c.flops() / ours / 1e6;
-            char theirs_s[32] = "n/a", ratio_s[32] = "n/a";
-            if (theirs > 0) {
-                std::snprintf(theirs_s, sizeof theirs_s, "%.2f", theirs);
-                std::snprintf(ratio_s, sizeof ratio_s, "%.2fx", theirs / ours);
-                ratios.push_back(theirs / ours);
+            if (wanted.empty() ? (device == Device::cpu ? c.cpu : c.gpu) : wanted.erase(c.name) > 0) {
+                cases.push_back(c);
             }
-            if (markdown) {
-                std::printf(fmt_md, c.name.c_str(), ours, theirs_s, ratio_s, gflops, 100 * gflops / peak,
-                            kernel.c_str());
-            } else {
-                std::printf("%-18s %11.2f %11s %8s %9.1f %7.1f%%  %s\n", c.name.c_str(), ours, theirs_s, ratio_s,
-                            gflops, 100 * gflops / peak, kernel.c_str());
-            }
-            if (theirs <= 0 && device == Device::cpu) std::printf("  (oneDNN: %s)\n", why.c_str());
         }
+        if (!wanted.empty()) throw std::runtime_error("no case named '" + *wanted.begin() + "' in " + suite_path);
+
+        std::string baseline;
+        double peak = 0;
+        if (device == Device::cpu) {
+            baseline = "oneDNN";
+            const MachinePeak m = measure_machine(nthreads);
+            peak = m.fma_n;
+            std::printf("machine: %s, %d of %d hardware threads used; measured %s FMA peak %.0f GFLOP/s on 1 thread, "
+                        "%.0f on %d; triad bandwidth %.1f GB/s on %d\n",
+                        to_string(best_cpu_isa()), nthreads, hw, m.isa.c_str(), m.fma_1, m.fma_n, nthreads, m.triad_n,
+                        nthreads);
+            std::printf("baseline: %s\n", onednn_description().c_str());
+        } else {
+#ifndef CONVT3D_BENCH_CUDA
+            std::fprintf(stderr, "convt3d-benchmark: this build has no CUDA kernels (CONVT3D_ENABLE_CUDA=OFF)\n");
+            return 1;
+#else
+            if (!cuda_available()) {
+                std::fprintf(stderr, "convt3d-benchmark: no CUDA device on this machine (or no CUDA driver): the "
+                                     "CUDA comparison did not run\n");
+                return 1;
+            }
+            baseline = "cuDNN";
+            std::printf("device: %s, theoretical fp32 FMA peak ", gpu_description(&peak).c_str());
+            std::printf("%.0f GFLOP/s\n", peak);
+#ifdef CONVT3D_BENCH_CUDNN
+            std::printf("baseline: %s\n", cudnn_description().c_str());
+#else
+            std::printf("baseline: cuDNN not found at build time\n");
+#endif
+#endif
+        }
+        std::printf("timing: median of %d runs after a warm-up; output buffers allocated outside the timing; "
+                    "ratio = %s ms / convt3d ms (> 1: convt3d faster)\n\n",
+                    repeats, baseline.c_str());
+        std::fflush(stdout);
+
+        std::vector<Row> rows;
+        std::vector<std::string> notes;
+        std::vector<double> ratios;
+        bool mismatch = false;
+        for (const SuiteCase &c : cases) {
+            const CaseData data = make_case_data(c);
+            RunResult ours, theirs;
+            if (device == Device::cpu) {
+                ours = run_convt3d_cpu(c, data, repeats);
+                theirs = run_onednn(c, data, repeats);
+            } else {
+#ifdef CONVT3D_BENCH_CUDA
+                ours = run_convt3d_cuda(c, data, repeats);
+#ifdef CONVT3D_BENCH_CUDNN
+                theirs = run_cudnn(c, data, repeats);
+#else
+                theirs.why = "cuDNN not found at build time";
+#endif
+#endif
+            }
+            Row row{c.name, "n/a", "n/a", "n/a", "n/a", "n/a", ours.what, "n/a"};
+            if (ours.median_ms > 0) {
+                const double gflops = c.flops() / ours.median_ms / 1e6;
+                row.ours_ms = fmt("%.2f", ours.median_ms);
+                row.gflops = fmt("%.1f", gflops);
+                if (peak > 0) row.peak = fmt("%.1f%%", 100 * gflops / peak);
+            } else {
+                row.kernel = "failed";
+                notes.push_back(c.name + ": convt3d failed: " + ours.why);
+                mismatch = true;
+            }
+            if (theirs.median_ms > 0) {
+                row.theirs_ms = fmt("%.2f", theirs.median_ms);
+                notes.push_back(c.name + ": " + baseline + " " + theirs.what);
+                if (ours.median_ms > 0) {
+                    row.ratio = fmt("%.2fx", theirs.median_ms / ours.median_ms);
+                    ratios.push_back(theirs.median_ms / ours.median_ms);
+                    const double diff = relative_difference(ours.y, theirs.y);
+                    const bool agree = diff <= kCrossCheckTolerance;
+                    row.check = (agree ? "yes " : "NO ") + fmt("(%.1e)", diff);
+                    mismatch = mismatch || !agree;
+                }
+            } else {
+                notes.push_back(c.name + ": " + baseline + " did not run: " + theirs.why);
+            }
+            rows.push_back(row);
+            if (isatty(STDERR_FILENO)) {  // progress on a terminal; the table comes at the end
+                std::fprintf(stderr, "  %-18s convt3d %s ms, %s %s ms\n", c.name.c_str(), row.ours_ms.c_str(),
+                             baseline.c_str(), row.theirs_ms.c_str());
+            }
+        }
+        print_table(rows, markdown, baseline);
         if (!ratios.empty()) {
             double log_sum = 0;
             for (double r : ratios) log_sum += std::log(r);
-            std::printf("\ngeometric mean of oneDNN/convt3d over %zu cases: %.2fx (>1: convt3d faster)\n", ratios.size(),
-                        std::exp(log_sum / double(ratios.size())));
+            std::printf("\ngeometric mean of %s/convt3d over %zu cases: %.2fx (> 1: convt3d faster)\n",
+                        baseline.c_str(), ratios.size(), std::exp(log_sum / double(ratios.size())));
+        }
+        std::printf("%% of peak: convt3d GFLOP/s over the %s; GFLOP/s count 2*N*Cin*(Cout/groups)*D*H*W*kD*kH*kW "
+                    "(useful multiply-adds, bias excluded); outputs agree: max |convt3d - %s| / max |%s| <= %.0e\n",
+                    device == Device::cpu ? "measured FMA peak at this thread count" : "theoretical fp32 FMA peak",
+                    baseline.c_str(), baseline.c_str(), kCrossCheckTolerance);
+        std::printf("\n%s implementations:\n", baseline.c_str());
+        for (const std::string &n : notes) std::printf("%s%s\n", markdown ? "- " : "  ", n.c_str());
+        if (mismatch) {
+            std::fprintf(stderr, "convt3d-benchmark: error: a case failed or the outputs of the two libraries differ\n");
+            return 1;
         }
         return 0;
     } catch (const std::exception &e) {

@@ -1,8 +1,12 @@
-#include "onednn_runner.h"
+// oneDNN's deconvolution forward on the same case and data, for the side-by-side comparison.
+// Builds against oneDNN 2.x (Debian's 2.6: operation descriptors) and 3.x (PyPI's 2026.1:
+// primitive descriptors built directly); tools/benchmark/CMakeLists.txt says which is used.
+#include "runners.h"
 
-#include <algorithm>
 #include <chrono>
-#include <random>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 
 #ifdef CONVT3D_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -12,95 +16,161 @@ namespace convt3d::bench {
 
 #ifndef CONVT3D_HAVE_ONEDNN
 
-double onednn_median_ms(const SuiteCase &, int, std::string *why) {
-    *why = "oneDNN not found at build time";
-    return -1;
+RunResult run_onednn(const SuiteCase &, const CaseData &, int) {
+    RunResult r;
+    r.why = "oneDNN not found at build time";
+    return r;
 }
-std::string onednn_version() { return "unavailable"; }
+
+std::string onednn_description() { return "unavailable (not found at build time)"; }
 
 #else
 
-std::string onednn_version() {
-    const dnnl_version_t *v = dnnl_version();
-    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+namespace {
+
+// PyPI's oneDNN is a SYCL build: its CPU engine is the SYCL CPU device, which the DPC++
+// runtime reaches through the OpenCL ICD loader. The pip packages ship Intel's OpenCL CPU
+// runtime (libintelocl.so) but register it nowhere (/etc/OpenCL/vendors), so the loader must
+// be pointed at it before the SYCL runtime first enumerates platforms.
+void point_opencl_loader_at_cpu_runtime() {
+#ifdef CONVT3D_ONEDNN_OPENCL_ICD
+    setenv("OCL_ICD_FILENAMES", CONVT3D_ONEDNN_OPENCL_ICD, /*overwrite=*/0);
+#endif
 }
 
-double onednn_median_ms(const SuiteCase &c, int repeats, std::string *why) {
+const char *runtime_name(unsigned r) {
+    switch (r) {
+    case DNNL_RUNTIME_SEQ: return "sequential";
+    case DNNL_RUNTIME_OMP: return "OpenMP";
+    case DNNL_RUNTIME_TBB: return "TBB";
+    case DNNL_RUNTIME_THREADPOOL: return "threadpool";
+#ifdef DNNL_RUNTIME_SYCL
+    case DNNL_RUNTIME_SYCL: return "SYCL";
+#endif
+    default: return "other";
+    }
+}
+
+template<typename F>
+void for_each_float(dnnl::memory &m, F &&f) {
+    float *p = m.map_data<float>();
+    const size_t n = m.get_desc().get_size() / sizeof(float);
+    for (size_t i = 0; i < n; i++) f(p[i], i);
+    m.unmap_data(p);
+}
+
+}  // namespace
+
+std::string onednn_description() {
+    point_opencl_loader_at_cpu_runtime();
+    const dnnl_version_t *v = dnnl_version();
+    std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                    std::to_string(v->patch) + " (CPU runtime " + runtime_name(v->cpu_runtime) + ")";
+    try {
+        dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+        dnnl::stream s0(eng);
+    } catch (const std::exception &e) {
+        s += ", CPU engine unavailable: " + std::string(e.what());
+    }
+    return s;
+}
+
+RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats) {
     using namespace dnnl;
     using tag = memory::format_tag;
     using dt = memory::data_type;
+    RunResult r;
     try {
+        point_opencl_loader_at_cpu_runtime();
         const Params &p = c.params;
         engine eng(engine::kind::cpu, 0);
         stream s(eng);
-        const Shape out_shape = output_shape(p, c.input_shape);
-        const memory::dims src_dims(c.input_shape.begin(), c.input_shape.end());
-        const memory::dims dst_dims(out_shape.begin(), out_shape.end());
+        const memory::dims src_dims(d.x_shape.begin(), d.x_shape.end());
+        const memory::dims dst_dims(d.y_shape.begin(), d.y_shape.end());
         const int64_t g = p.groups;
-        const memory::dims w_dims =
-            g == 1 ? memory::dims{p.out_channels, p.in_channels, p.kernel_size[0], p.kernel_size[1], p.kernel_size[2]}
-                   : memory::dims{g, p.out_channels / g, p.in_channels / g, p.kernel_size[0], p.kernel_size[1],
-                                  p.kernel_size[2]};
-        // PyTorch's weight (Cin, Cout/g, k...) is oneDNN's "io" order.
+        const memory::dim kd = p.kernel_size[0], kh = p.kernel_size[1], kw = p.kernel_size[2];
+        // oneDNN's deconvolution weights are (O, I, k...) or, grouped, (G, O/G, I/G, k...) as
+        // logical dims. PyTorch's ConvTranspose3d weight (Cin, Cout/g, k...) is, in memory,
+        // input channels outside output channels: format tags iodhw and giodhw.
+        const memory::dims w_dims = g == 1 ? memory::dims{p.out_channels, p.in_channels, kd, kh, kw}
+                                           : memory::dims{g, p.out_channels / g, p.in_channels / g, kd, kh, kw};
         const tag w_user_tag = g == 1 ? tag::iodhw : tag::giodhw;
-        memory::dims strides(p.stride.begin(), p.stride.end());
+        const memory::dims strides(p.stride.begin(), p.stride.end());
         memory::dims dilates, pad_l, pad_r;
         for (int i = 0; i < 3; i++) {
-            dilates.push_back(p.dilation[i] - 1);
+            dilates.push_back(p.dilation[i] - 1);  // oneDNN counts dilation from 0
             pad_l.push_back(p.padding[i]);
+            // The output is (in-1)*stride - pad_l - pad_r + dil*(k-1) + 1: output_padding
+            // extends the right edge, so it reduces the right padding.
             pad_r.push_back(p.padding[i] - p.output_padding[i]);
         }
         const memory::desc src_any(src_dims, dt::f32, tag::any), dst_any(dst_dims, dt::f32, tag::any),
             w_any(w_dims, dt::f32, tag::any), b_md({p.out_channels}, dt::f32, tag::a);
-        auto d = p.bias ? deconvolution_forward::desc(prop_kind::forward_inference, algorithm::deconvolution_direct,
-                                                      src_any, w_any, b_md, dst_any, strides, dilates, pad_l, pad_r)
-                        : deconvolution_forward::desc(prop_kind::forward_inference, algorithm::deconvolution_direct,
-                                                      src_any, w_any, dst_any, strides, dilates, pad_l, pad_r);
-        deconvolution_forward::primitive_desc pd(d, eng);
+        const auto pk = prop_kind::forward_inference;
+        const auto alg = algorithm::deconvolution_direct;
+#if DNNL_VERSION_MAJOR >= 3
+        const deconvolution_forward::primitive_desc pd =
+            p.bias ? deconvolution_forward::primitive_desc(eng, pk, alg, src_any, w_any, b_md, dst_any, strides,
+                                                           dilates, pad_l, pad_r)
+                   : deconvolution_forward::primitive_desc(eng, pk, alg, src_any, w_any, dst_any, strides, dilates,
+                                                           pad_l, pad_r);
+#else
+        const auto desc = p.bias ? deconvolution_forward::desc(pk, alg, src_any, w_any, b_md, dst_any, strides,
+                                                               dilates, pad_l, pad_r)
+                                 : deconvolution_forward::desc(pk, alg, src_any, w_any, dst_any, strides, dilates,
+                                                               pad_l, pad_r);
+        const deconvolution_forward::primitive_desc pd(desc, eng);
+#endif
 
-        std::mt19937 rng(1);
-        std::uniform_real_distribution<float> u(-1, 1);
-        auto filled = [&](const memory::desc &md) {
-            memory m(md, eng);
-            float *ptr = static_cast<float *>(m.get_data_handle());
-            for (size_t i = 0; i < md.get_size() / sizeof(float); i++) ptr[i] = u(rng);
-            return m;
-        };
-        memory src_user = filled(memory::desc(src_dims, dt::f32, tag::ncdhw));
+        memory src_user(memory::desc(src_dims, dt::f32, tag::ncdhw), eng);
         memory dst_user(memory::desc(dst_dims, dt::f32, tag::ncdhw), eng);
-        memory w_user = filled(memory::desc(w_dims, dt::f32, w_user_tag));
-        memory bias = filled(b_md);
-        memory w = w_user;
+        memory w_user(memory::desc(w_dims, dt::f32, w_user_tag), eng);
+        memory bias(b_md, eng);
+        for_each_float(src_user, [&](float &v, size_t i) { v = d.x[i]; });
+        for_each_float(dst_user, [](float &v, size_t) { v = 0.0f; });
+        for_each_float(w_user, [&](float &v, size_t i) { v = d.w[i]; });
+        for_each_float(bias, [&](float &v, size_t i) { v = p.bias ? d.b[i] : 0.0f; });
+
+        memory w = w_user;  // the weight reorder, once, outside the timing
         if (pd.weights_desc() != w_user.get_desc()) {
             w = memory(pd.weights_desc(), eng);
             reorder(w_user, w).execute(s, w_user, w);
+            s.wait();
         }
         const bool src_reorder = pd.src_desc() != src_user.get_desc();
         const bool dst_reorder = pd.dst_desc() != dst_user.get_desc();
         memory src = src_reorder ? memory(pd.src_desc(), eng) : src_user;
         memory dst = dst_reorder ? memory(pd.dst_desc(), eng) : dst_user;
-        deconvolution_forward conv(pd);
+        const deconvolution_forward conv(pd);
         std::optional<reorder> to_src, from_dst;
         if (src_reorder) to_src = reorder(src_user, src);
         if (dst_reorder) from_dst = reorder(dst, dst_user);
 
         std::vector<double> times;
-        for (int i = 0; i <= repeats; i++) {
+        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
             const auto t0 = std::chrono::steady_clock::now();
             if (to_src) to_src->execute(s, src_user, src);
             conv.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
             if (from_dst) from_dst->execute(s, dst, dst_user);
             s.wait();
             const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            if (i > 0) times.push_back(ms);  // the first run is a warm-up
+            if (i > 0) times.push_back(ms);
         }
-        std::sort(times.begin(), times.end());
-        *why = pd.impl_info_str();
-        return times[times.size() / 2];
+        r.median_ms = median(times);
+        r.what = pd.impl_info_str();
+        if (src_reorder || dst_reorder) {
+            r.what += std::string(", blocked ") + (src_reorder ? "src" : "") + (src_reorder && dst_reorder ? "+" : "") +
+                      (dst_reorder ? "dst" : "") + " (reorders from/to NCDHW timed)";
+        } else {
+            r.what += ", NCDHW";
+        }
+        r.y.resize(static_cast<size_t>(numel(d.y_shape)));
+        for_each_float(dst_user, [&](float &v, size_t i) { r.y[i] = v; });
     } catch (const std::exception &e) {
-        *why = e.what();
-        return -1;
+        r.median_ms = -1;
+        r.why = e.what();
     }
+    return r;
 }
 
 #endif

@@ -1,4 +1,4 @@
-// The benchmark suite (shared/bench/suite.json) as convt3d parameters.
+// The benchmark suite (shared/bench/suite.json) as convt3d parameters, and the data of a case.
 #pragma once
 
 #include "convt3d/convt3d.hpp"
@@ -13,9 +13,25 @@ struct SuiteCase {
     bool cpu = false, gpu = false;
     Params params;
     Shape input_shape;
-    double flops() const;  // 2 * useful multiply-adds (bias excluded)
+    double flops() const;  // 2 * useful multiply-adds: 2*N*Cin*(Cout/groups)*D*H*W*kD*kH*kW (bias excluded)
 };
 
 std::vector<SuiteCase> load_suite(const std::string &path);
+
+// The same random input, weight and bias for every library (host memory, PyTorch layouts:
+// input NCDHW, weight (Cin, Cout/groups, kD, kH, kW), bias (Cout) or empty).
+struct CaseData {
+    Shape x_shape, w_shape, y_shape;
+    std::vector<float> x, w, b;
+};
+CaseData make_case_data(const SuiteCase &c);
+
+// What one library did on one case.
+struct RunResult {
+    double median_ms = -1;     // negative: did not run, see `why`
+    std::string what;          // kernel / implementation that ran, layouts
+    std::string why;           // why it did not run
+    std::vector<float> y;      // host copy of the output (NCDHW) of the last run, for a cross-check
+};
 
 }  // namespace convt3d::bench

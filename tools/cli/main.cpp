@@ -1,12 +1,21 @@
-// convt3d: run ConvTranspose3d on .npy files.
-//   convt3d run --input x.npy --weight w.npy [--bias b.npy] --output y.npy [--stride 2,1,1] ...
+// convt3d: run ConvTranspose3d (torch.nn.ConvTranspose3d semantics) on .npy files.
+//   convt3d run --input x.npy --weight w.npy [--bias b.npy] --output y.npy
+//               [--in-channels 16] [--out-channels 33] [--kernel-size 3,5,2] [--stride 2,1,1]
+//               [--padding 0,4,2] [--output-padding ..] [--dilation ..] [--groups 1]
+//               [--padding-mode zeros] [--device cpu|cuda] [--kernel NAME] [--isa avx512|avx2|sse41]
 //   convt3d info
+// Spatial flags take an int or a D,H,W triple. in_channels, out_channels and kernel_size
+// default to what the weight's shape (Cin, Cout/groups, kD, kH, kW) says. Only float32
+// little-endian C-order .npy files are read. Every failure is one stderr line
+// "convt3d: error: ..." and a non-zero exit status (2 for command-line syntax, 1 otherwise).
 #include "npy_io.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 using namespace convt3d;
 using convt3d::cli::load_npy;
@@ -42,7 +51,21 @@ struct RunOptions {
 
 int run(const RunOptions &o) {
     const Device device = o.device == "cuda" ? Device::cuda : Device::cpu;
+    // Flag values first, so that a typo is reported before any file is read.
+    const std::optional<Triple> kernel_size =
+        o.kernel_size.empty() ? std::nullopt : std::optional<Triple>(parse_triple(o.kernel_size, "--kernel-size"));
+    const Triple stride = parse_triple(o.stride, "--stride"), padding = parse_triple(o.padding, "--padding"),
+                 output_padding = parse_triple(o.output_padding, "--output-padding"),
+                 dilation = parse_triple(o.dilation, "--dilation");
+    if (o.groups < 1) throw Error("--groups must be positive, got " + std::to_string(o.groups));
+    if (device == Device::cuda && !cuda_available()) {
+        throw BackendError("--device cuda: no CUDA device (or no CUDA driver) on this machine");
+    }
     Tensor x = load_npy(o.input, "input");
+    if (x.shape().size() != 4 && x.shape().size() != 5) {
+        throw Error("input shape " + shape_to_string(x.shape()) +
+                    " must have rank 5 (N, C, D, H, W) or 4 (C, D, H, W)");
+    }
     Tensor w = load_npy(o.weight, "weight");
     if (w.shape().size() != 5) {
         throw Error("weight shape " + shape_to_string(w.shape()) + " must have rank 5 (Cin, Cout/groups, kD, kH, kW)");
@@ -51,15 +74,17 @@ int run(const RunOptions &o) {
     p.groups = o.groups;
     p.in_channels = o.in_channels ? o.in_channels : w.shape()[0];
     p.out_channels = o.out_channels ? o.out_channels : w.shape()[1] * o.groups;
-    p.kernel_size = o.kernel_size.empty() ? Triple{w.shape()[2], w.shape()[3], w.shape()[4]}
-                                          : parse_triple(o.kernel_size, "--kernel-size");
-    p.stride = parse_triple(o.stride, "--stride");
-    p.padding = parse_triple(o.padding, "--padding");
-    p.output_padding = parse_triple(o.output_padding, "--output-padding");
-    p.dilation = parse_triple(o.dilation, "--dilation");
+    p.kernel_size = kernel_size ? *kernel_size : Triple{w.shape()[2], w.shape()[3], w.shape()[4]};
+    p.stride = stride;
+    p.padding = padding;
+    p.output_padding = output_padding;
+    p.dilation = dilation;
     p.padding_mode = o.padding_mode;
     p.bias = !o.bias.empty();
     Tensor b = p.bias ? load_npy(o.bias, "bias") : Tensor();
+    if (p.bias && b.shape().size() != 1) {
+        throw Error("bias shape " + shape_to_string(b.shape()) + " must have rank 1 (out_channels)");
+    }
 
     DispatchOptions opts;
     opts.kernel = o.kernel;
@@ -72,19 +97,34 @@ int run(const RunOptions &o) {
     const KernelChoice choice =
         conv_transpose3d(xd.view(), wd.view(), p.bias ? &bias_view : nullptr, y.view(), p, opts);
     save_npy(o.output, y);
-    std::printf("output %s written to %s (kernel %s)\n", shape_to_string(y.shape()).c_str(), o.output.c_str(),
-                choice.describe().c_str());
+    std::printf("output shape %s written to %s\nkernel: %s\n", shape_to_string(y.shape()).c_str(),
+                o.output.c_str(), choice.describe().c_str());
     return 0;
 }
 
 int info() {
-    std::printf("cpu isa: %s\ncuda available: %s\n", to_string(best_cpu_isa()), cuda_available() ? "yes" : "no");
+    std::printf("cpu isa: %s (supported:", to_string(best_cpu_isa()));
+    for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
+        if (cpu_supports(isa)) std::printf(" %s", to_string(isa));
+    }
+    std::printf(")\nhardware threads: %u\ncuda available: %s\n", std::thread::hardware_concurrency(),
+                cuda_available() ? "yes" : "no");
     for (Device d : {Device::cpu, Device::cuda}) {
         std::printf("%s kernels:", to_string(d));
         for (const auto &k : kernel_names(d)) std::printf(" %s", k.c_str());
         std::printf("\n");
     }
     return 0;
+}
+
+// Every failure is one line on stderr, "convt3d: error: ...", and a non-zero exit status.
+int fail(std::string msg, int status = 1) {
+    if (msg.rfind("convt3d: ", 0) == 0) msg = msg.substr(9);  // the library's own prefix
+    for (char &c : msg) {
+        if (c == '\n' || c == '\r') c = ' ';
+    }
+    std::fprintf(stderr, "convt3d: error: %s\n", msg.c_str());
+    return status;
 }
 
 }  // namespace
@@ -114,18 +154,16 @@ int main(int argc, char **argv) {
 
     try {
         app.parse(argc, argv);
-    } catch (const CLI::CallForHelp &e) {
+    } catch (const CLI::Success &e) {  // --help
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        std::fprintf(stderr, "convt3d: error: %s\n", e.what());
-        return 2;
+        return fail(e.what(), 2);
     }
     try {
         return run_cmd->parsed() ? run(o) : info();
     } catch (const std::exception &e) {
-        std::string msg = e.what();
-        if (msg.rfind("convt3d: ", 0) == 0) msg = msg.substr(9);
-        std::fprintf(stderr, "convt3d: error: %s\n", msg.c_str());
-        return 1;
+        return fail(e.what());
+    } catch (...) {
+        return fail("unknown exception");
     }
 }

@@ -1,0 +1,84 @@
+// convt3d's CUDA kernels timed with cudaEvents. The runtime runs Halide's kernels in the CUDA
+// runtime API's primary context on the legacy default stream, so events recorded on stream 0
+// bracket exactly the kernels of one call (and the host work between them).
+#include "runners.h"
+
+#include <cuda_runtime_api.h>
+
+#include <stdexcept>
+
+namespace convt3d::bench {
+
+namespace {
+
+void check(cudaError_t e, const char *what) {
+    if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    Events() {
+        check(cudaEventCreate(&start), "cudaEventCreate");
+        check(cudaEventCreate(&stop), "cudaEventCreate");
+    }
+    ~Events() {
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
+    }
+    Events(const Events &) = delete;
+    Events &operator=(const Events &) = delete;
+};
+
+// fp32 lanes per SM by compute capability (CUDA C programming guide, arithmetic throughput).
+int fp32_lanes_per_sm(int major, int minor) {
+    if (major == 8 && minor == 0) return 64;  // A100
+    if (major >= 8) return 128;               // 8.6, 8.9, 9.0 (H100), 10.x, 12.x
+    if (major == 7) return 64;
+    return 128;
+}
+
+}  // namespace
+
+std::string gpu_description(double *peak_gflops) {
+    int dev = 0, sms = 0, khz = 0;
+    cudaDeviceProp prop{};
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev), "cudaDeviceGetAttribute");
+    *peak_gflops = double(sms) * khz * 1e3 * fp32_lanes_per_sm(prop.major, prop.minor) * 2 / 1e9;
+    return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
+           std::to_string(sms) + " SMs, " + std::to_string(khz / 1000) + " MHz boost)";
+}
+
+RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
+    RunResult r;
+    try {
+        const Tensor x = Tensor::from_vector(d.x, d.x_shape).to(Device::cuda);
+        const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
+        const Tensor b = c.params.bias ? Tensor::from_vector(d.b, {c.params.out_channels}).to(Device::cuda) : Tensor();
+        Tensor y(d.y_shape, Device::cuda);
+        const ConstTensorView bias_view = c.params.bias ? b.view() : ConstTensorView{};
+        const ConstTensorView *bias = c.params.bias ? &bias_view : nullptr;
+        Events ev;
+        std::vector<double> times;
+        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up (and loads the module)
+            check(cudaEventRecord(ev.start, 0), "cudaEventRecord");
+            const KernelChoice choice = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params);
+            check(cudaEventRecord(ev.stop, 0), "cudaEventRecord");
+            check(cudaEventSynchronize(ev.stop), "cudaEventSynchronize");
+            float ms = 0;
+            check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
+            if (i > 0) times.push_back(ms);
+            r.what = choice.describe();
+        }
+        r.median_ms = median(times);
+        r.y = y.to_vector();
+    } catch (const std::exception &e) {
+        r.median_ms = -1;
+        r.why = e.what();
+    }
+    return r;
+}
+
+}  // namespace convt3d::bench

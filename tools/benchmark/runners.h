@@ -1,0 +1,42 @@
+// The libraries under comparison, each timed the same way: a warm-up run, then `repeats`
+// timed runs, median reported; output buffers allocated once outside the timing.
+#pragma once
+
+#include "suite.h"
+
+#include <string>
+#include <vector>
+
+namespace convt3d::bench {
+
+// convt3d on the CPU through the functional API (weights are packed inside each call, so
+// that cost is timed). Wall-clock time.
+RunResult run_convt3d_cpu(const SuiteCase &c, const CaseData &d, int repeats);
+
+// oneDNN's deconvolution forward (algorithm::deconvolution_direct, fp32, forward_inference)
+// from NCDHW user memory: when its best implementation wants blocked layouts (format_tag::any),
+// the src and dst reorders are inside the timing; the weight reorder is done once outside,
+// as a framework would. Defined in onednn_runner.cpp; reports "unavailable" without oneDNN.
+RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats);
+std::string onednn_description();  // version and runtime, or why it is unavailable
+
+#ifdef CONVT3D_BENCH_CUDA
+// convt3d's CUDA kernels, timed with cudaEvents on the stream they run on (cuda_runner.cpp).
+RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats);
+// GPU name and theoretical fp32 FMA peak in GFLOP/s (SMs x clock x fp32 lanes per SM x 2).
+std::string gpu_description(double *peak_gflops);
+#endif
+
+#ifdef CONVT3D_BENCH_CUDNN
+// cuDNN: the transposed convolution forward is cudnnConvolutionBackwardData (plus
+// cudnnAddTensor for the bias, timed). fp32 with CUDNN_FMA_MATH (no TF32 tensor cores); every
+// algorithm tried by cudnnFindConvolutionBackwardDataAlgorithm, the fastest kept, workspace
+// allowed (cudnn_runner.cpp).
+RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats);
+std::string cudnn_description();
+#endif
+
+// Median of a sample (sorted in place).
+double median(std::vector<double> v);
+
+}  // namespace convt3d::bench
