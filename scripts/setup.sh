@@ -7,8 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# oneDNN: PyPI's onednn 2026.1 ships headers but is a SYCL-runtime build whose CPU engine
-# finds no SYCL CPU device here, so Debian's libdnnl-dev (2.6) is the newest that runs.
+# oneDNN for the benchmark: Debian's libdnnl-dev (2.6). The newer PyPI onednn 3.13 also works
+# (the benchmark points OCL_ICD_FILENAMES at its OpenCL CPU runtime) but pulls ~2 GB of Intel
+# runtimes, so it is optional: `.venv/bin/pip install onednn==2026.1.0 onednn-devel==2026.1.0`.
 debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev libdnnl-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
