@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything convt3d needs on a fresh Debian machine; safe to run again.
 #  - Debian packages (Catch2 v2, nlohmann-json, CLI11, xtensor for .npy files, oneDNN for
-#    the benchmark's comparison)
+#    the benchmark's comparison, and the OpenCL headers that oneDNN's CMake package requires)
 #  - a project-local virtual environment .venv with pinned Halide, CMake and Ninja
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,7 +10,7 @@ cd "$root"
 # oneDNN for the benchmark: Debian's libdnnl-dev (2.6). The newer PyPI onednn 3.13 also works
 # (the benchmark points OCL_ICD_FILENAMES at its OpenCL CPU runtime) but pulls ~2 GB of Intel
 # runtimes, so it is optional: `.venv/bin/pip install onednn==2026.1.0 onednn-devel==2026.1.0`.
-debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev libdnnl-dev)
+debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev libdnnl-dev ocl-icd-opencl-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
