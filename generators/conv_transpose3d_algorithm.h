@@ -68,6 +68,9 @@ struct ConvTranspose3dFuncs {
     Halide::Func accumulator;  // bias, then the reduction over r
     Halide::Func padded_input; // the input, zero outside its bounds
     Halide::Func weight;       // as given: (kx, ky, kz, co_g, ci)
+    // Where a schedule wants the weight in another layout, the generator reads it through
+    // a packed copy (see schedules/) and keeps that Func here for the schedule.
+    Halide::Func packed_weight;
     Halide::RDom r;            // (jx, jy, jz, ci within the group)
     Halide::Var x, y, z, c, n;
     // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
@@ -87,7 +90,7 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
                                                     const Halide::Expr &out_channels_per_group,
                                                     bool single_group = false) {
     using namespace Halide;
-    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), weight, RDom(), Var("x"), Var("y"),
+    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), weight, Func(), RDom(), Var("x"), Var("y"),
                            Var("z"), Var("c"), Var("n")};
 
     Func zero_padded = f.padded_input = BoundaryConditions::constant_exterior(

@@ -7,6 +7,8 @@
 #include "conv_transpose3d_algorithm.h"
 #include "../schedules/forward_schedules.h"
 
+#include <tuple>
+
 namespace {
 
 using namespace Halide;
@@ -23,6 +25,7 @@ public:
     GeneratorParam<int> vectors{"vectors", 2};
     GeneratorParam<int> tile_c{"tile_c", 4};
     GeneratorParam<int> vectorize_c{"vectorize_c", 0};
+    GeneratorParam<int> ci_inner{"ci_inner", 0};
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
 
@@ -47,8 +50,19 @@ public:
         }
         Expr out_channels_per_group = weight.dim(3).extent();
         Expr in_channels_per_group = input.dim(3).extent() / groups;
-        funcs_ = convt3d::define_conv_transpose3d(input, weight, bias, axes, in_channels_per_group,
+        // The CPU schedule that vectorises over output channels reads packed weights.
+        Func weight_read = weight;
+        Func packed_weight;
+        if (!get_target().has_gpu_feature() && vectorize_c) {
+            const int block = get_target().natural_vector_size<float>() * vectors;
+            std::tie(packed_weight, weight_read) =
+                convt3d::pack_weight_in_channel_blocks(weight, out_channels_per_group, block);
+        }
+        // Schedules may compute whole channel tiles past the last channel (never stored).
+        Func bias_read = BoundaryConditions::repeat_edge(bias);
+        funcs_ = convt3d::define_conv_transpose3d(input, weight_read, bias_read, axes, in_channels_per_group,
                                                   out_channels_per_group, fixed_groups == 1);
+        funcs_.packed_weight = packed_weight;
         output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n) =
             funcs_.output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n);
         funcs_.output = output;
@@ -69,7 +83,7 @@ public:
         if (get_target().has_gpu_feature()) {
             convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c});
         } else {
-            convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c, vectorize_c != 0});
+            convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c, vectorize_c != 0, ci_inner != 0});
         }
     }
 

@@ -5,13 +5,43 @@
 
 #include "../generators/conv_transpose3d_algorithm.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 namespace convt3d {
 
 struct CpuScheduleKnobs {
     int vectors = 2;  // vectors of x per register tile (of c when vectorize_c)
-    int tile_c = 4;   // output channels per register tile (x positions when vectorize_c)
+    int tile_c = 4;   // output channels per register tile (x positions of one stride phase
+                      // when vectorize_c)
     bool vectorize_c = false;  // vectors run over output channels: needs groups == 1
+    // Reduction order: input channels innermost, taps outside. The inner loop then has as
+    // many iterations as there are input channels, instead of a kernel extent of 2-5.
+    bool ci_inner = false;
 };
+
+// The weight (kx, ky, kz, co, ci) packed with output channels in blocks of `block`:
+// packed(co % block, ci, kx, ky, kz, co / block). A channel-vectorised reduction over input
+// channels then reads one contiguous stream of weight vectors. Returns the packed Func and
+// a view of it with the weight's own indexing, for the algorithm to read.
+inline std::pair<Halide::Func, Halide::Func> pack_weight_in_channel_blocks(const Halide::Func &weight,
+                                                                          const Halide::Expr &out_channels,
+                                                                          int block) {
+    using namespace Halide;
+    Var co_in("co_in"), ci("ci"), kx("kx"), ky("ky"), kz("kz"), cb("cb"), co("co");
+    Func packed("packed_weight"), view("weight_view");
+    // Channels past the last one (in a partial last block) repeat it; no output uses them.
+    packed(co_in, ci, kx, ky, kz, cb) = weight(kx, ky, kz, min(cb * block + co_in, out_channels - 1), ci);
+    view(kx, ky, kz, co, ci) = packed(co % block, ci, kx, ky, kz, co / block);
+    return {packed, view};
+}
+
+// The reduction loops, innermost first.
+inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs &f, bool ci_inner) {
+    if (ci_inner) return {f.r.w, f.r.x, f.r.y, f.r.z};
+    return {f.r.x, f.r.y, f.r.z, f.r.w};
+}
 
 inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Halide::Target &target,
                                              const CpuScheduleKnobs &k);
@@ -74,10 +104,13 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
         .unroll(aci);
+    std::vector<VarOrRVar> order{axl, axv, aci};
+    for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
+    order.push_back(aco);
     acc.update()
         .split(f.x, axv, axl, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
-        .reorder(axl, axv, aci, f.r.x, f.r.y, f.r.z, f.r.w, aco)
+        .reorder(order)
         .vectorize(axl)
         .unroll(axv)
         .unroll(aci);
@@ -114,31 +147,43 @@ inline void apply_cuda_schedule(ConvTranspose3dFuncs &f, const CudaScheduleKnobs
 }
 
 // Register tile of (vectors * lanes) output channels x tile_c x positions: each tap loads
-// one vector of packed weights (output channels innermost) and broadcasts one input per x.
-// Suits small spatial extents with many channels, and stride phases, which then differ per
-// x position of the unrolled tile rather than per vector lane. Requires groups == 1.
+// vectors of packed weights (output channels innermost) and broadcasts one input per x.
+// Suits small spatial extents with many channels. Under stride phases the x tile holds
+// tile_c positions of each phase, and the reduction runs one phase at a time, so that all
+// positions of the register tile share every weight load. Requires groups == 1.
 inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Halide::Target &target,
                                              const CpuScheduleKnobs &k) {
     using namespace Halide;
     const int lanes = target.natural_vector_size<float>();
     const int tile_c = lanes * k.vectors;
-    const int tile_x = k.tile_c;
+    const int phases = std::max(f.x_phases, 1);
+    const int tile_x = k.tile_c * phases;
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
 
-    Var pn("pn");
+    // The zero-padded input is stored input channels innermost (NDHWC), so that the
+    // reduction over input channels broadcasts from consecutive addresses.
+    Var pzn("pzn");
     const auto &pv = f.padded_input.args();
     f.padded_input.compute_root()
-        .fuse(pv[3], pv[4], pn)
-        .parallel(pn)
-        .vectorize(pv[0], lanes, TailStrategy::GuardWithIf);
-    // Weights packed once per call with output channels innermost.
-    Func packed = f.weight.in(acc);
-    const auto &wv = packed.args();
-    packed.compute_root().reorder_storage(wv[3], wv[0], wv[1], wv[2], wv[4]).reorder(wv[3], wv[0], wv[1], wv[2], wv[4]);
+        .reorder_storage(pv[3], pv[0], pv[1], pv[2], pv[4])
+        .reorder(pv[3], pv[0], pv[1], pv[2], pv[4])
+        .fuse(pv[2], pv[4], pzn)
+        .parallel(pzn)
+        .vectorize(pv[3], lanes, TailStrategy::GuardWithIf);
+    // Weights packed once per call in blocks of tile_c output channels (the generator
+    // reads them through pack_weight_in_channel_blocks).
+    const auto &wv = f.packed_weight.args();
+    // Loops run taps inside input channels: each (ci, block) reads one contiguous piece of
+    // the weight, which stays in L1 while it is transposed.
+    f.packed_weight.compute_root()
+        .reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5])
+        .parallel(wv[5])
+        .vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
 
+    // Channel tiles start at multiples of the tile, as the weight blocks do.
     auto tile = [&](Stage s, int tc, int tx, TailStrategy x_tail) {
-        s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
+        s.split(f.c, co, ci, tc, TailStrategy::GuardWithIf)
             .split(f.x, xo, xi, tx, x_tail)
             .reorder(xi, ci, xo, f.y, f.z, co, f.n)
             .fuse(f.z, co, zc)
@@ -151,26 +196,33 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     // Under stride phases, x tiles start at multiples of the tile (a multiple of the stride)
     // so that positions of one phase provably load the same weights and share them.
     const TailStrategy x_tail = f.x_phases ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    tile(out.specialize(channels >= tile_c && width >= tile_x), tile_c, tile_x, x_tail);
+    tile(out.specialize(channels % tile_c == 0 && width >= tile_x), tile_c, tile_x, x_tail);
     if (tile_c > lanes) {
-        tile(out.specialize(channels >= lanes && width >= tile_x), lanes, tile_x, x_tail);
+        tile(out.specialize(channels % lanes == 0 && width >= tile_x), lanes, tile_x, x_tail);
     }
     tile(out.specialize(width >= tile_x), 1, tile_x, x_tail);
     tile(out, 1, tile_x, TailStrategy::GuardWithIf);
 
-    acc.compute_at(out, xo).reorder_storage(f.c, f.x, f.y, f.z, f.n);
-    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
+    // A constant-size accumulator (also for the guarded last tile) stays in registers.
+    acc.compute_at(out, xo)
+        .reorder_storage(f.c, f.x, f.y, f.z, f.n)
+        .bound_storage(f.x, tile_x)
+        .bound_extent(f.c, tile_c)
+        .store_in(MemoryType::Stack);
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), aq("aq"), aph("aph");
     acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .reorder(f.c, axi)
         .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
         .unroll(axi);
-    acc.update()
-        .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
+    Stage update = acc.update();
+    update.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
         .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, axi, f.r.x, f.r.y, f.r.z, f.r.w, axo)
-        .vectorize(acl)
-        .unroll(acv)
-        .unroll(axi);
+        .split(axi, aq, aph, phases);
+    std::vector<VarOrRVar> order{acl, acv, aq};
+    for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
+    order.push_back(aph);
+    order.push_back(axo);
+    update.reorder(order).vectorize(acl).unroll(acv).unroll(aq).unroll(aph);
 }
 
 }  // namespace convt3d
