@@ -74,7 +74,8 @@ struct ConvTranspose3dFuncs {
     Halide::RDom r;            // (jx, jy, jz, ci within the group)
     Halide::Var x, y, z, c, n;
     // Run-time conditions under which the inner loop simplifies a lot (a unit x stride
-    // turns per-lane divisions into dense loads). Schedules should specialize on them.
+    // turns per-lane divisions into dense loads), most specialised first. Schedules should
+    // specialize on them in this order.
     std::vector<Halide::Expr> fast_paths;
     // The x stride when x is decomposed by stride phase at compile time, else 0.
     int x_phases = 0;
@@ -111,7 +112,12 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     Expr yz_valid = simplify(ty.valid && tz.valid);
     if (!Internal::is_const_one(yz_valid)) f.r.where(yz_valid);
 
-    if (axes[0].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1);
+    // Most specialised first: unit x and y strides also drop the per-row division by the
+    // y stride (an integer division by a run-time value costs tens of cycles).
+    if (axes[0].constants.stride == 0) {
+        if (axes[1].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1 && axes[1].stride == 1);
+        f.fast_paths.push_back(axes[0].stride == 1);
+    }
     if (axes[0].constants.phase_decomposed()) f.x_phases = axes[0].constants.stride;
 
     Expr group = single_group ? Expr(0) : f.c / out_channels_per_group;

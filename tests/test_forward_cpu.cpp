@@ -136,6 +136,8 @@ TEST_CASE("default dispatch picks a specialised kernel when its preconditions ho
     CHECK(choose_kernel(p, Device::cpu).kernel == "s1_g1");
     p.out_channels = 4;  // too few output channels for the channel-vector kernels
     CHECK(choose_kernel(p, Device::cpu).kernel == "s1");
+    p.stride = {2, 1, 1};  // one group, no uniform stride: the generic kernel for one group
+    CHECK(choose_kernel(p, Device::cpu).kernel == "generic_g1");
     CHECK(kernel_names(Device::cpu).back() == "generic");
     p = make_params(4, 8, {3, 3, 3}, {1, 1, 1});
     CHECK_THROWS_AS(choose_kernel(p, Device::cpu, {"k2s2", std::nullopt}), Error);
@@ -149,7 +151,7 @@ TEST_CASE("the seed example's parameters on a small input, and run-to-run determ
     c.params = make_params(16, 33, {3, 5, 2}, {2, 1, 1}, {0, 4, 2});
     c.input_shape = {2, 16, 4, 9, 11};
     REQUIRE(output_shape(c.params, c.input_shape) == Shape{2, 33, 9, 5, 8});
-    CHECK(choose_kernel(c.params, Device::cpu).kernel == "generic");
+    CHECK(choose_kernel(c.params, Device::cpu).kernel == "generic_g1");
     CHECK(check_case_everywhere(c, Device::cpu, 7) >= 2 * 2 * static_cast<int>(supported_isas().size()));
 
     // Default dispatch, through the module: bitwise identical run to run.
