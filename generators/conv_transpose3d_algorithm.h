@@ -84,12 +84,14 @@ struct ConvTranspose3dFuncs {
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
 // module has no bias). axes: x, y, z. Reads outside the input are zero. single_group: groups
 // is known to be 1, so the input channel no longer depends on the output channel.
+// prune_x_taps: prune x taps that do not connect with the RDom predicate, like y and z
+// (for schedules that do not vectorise over x).
 inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, const Halide::Func &weight,
                                                     const Halide::Func &bias,
                                                     const std::array<Axis, 3> &axes,
                                                     const Halide::Expr &in_channels_per_group,
                                                     const Halide::Expr &out_channels_per_group,
-                                                    bool single_group = false) {
+                                                    bool single_group = false, bool prune_x_taps = false) {
     using namespace Halide;
     ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), weight, Func(), RDom(), Var("x"), Var("y"),
                            Var("z"), Var("c"), Var("n")};
@@ -106,11 +108,12 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     Tap tx = tap(axes[0], f.x, f.r.x);
     Tap ty = tap(axes[1], f.y, f.r.y);
     Tap tz = tap(axes[2], f.z, f.r.z);
-    // y and z taps that do not connect are pruned from the iteration space. x is the
-    // contiguous axis that schedules vectorise, so its mask stays in the value: a per-lane
+    // Taps that do not connect are pruned from the iteration space. Where a schedule
+    // vectorises x (the contiguous axis), x's mask stays in the value instead: a per-lane
     // RDom predicate would scalarise the loop.
-    Expr yz_valid = simplify(ty.valid && tz.valid);
-    if (!Internal::is_const_one(yz_valid)) f.r.where(yz_valid);
+    Expr pruned = prune_x_taps ? ty.valid && tz.valid && tx.valid : ty.valid && tz.valid;
+    pruned = simplify(pruned);
+    if (!Internal::is_const_one(pruned)) f.r.where(pruned);
 
     // Most specialised first: unit x and y strides also drop the per-row division by the
     // y stride (an integer division by a run-time value costs tens of cycles).
@@ -125,7 +128,8 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
                                                       // would then allow negative indices)
     Expr ci = group * in_channels_per_group + f.r.w;
 
-    Expr x_masked_input = select(tx.valid, zero_padded(tx.input_index, ty.input_index, tz.input_index, ci, f.n), 0.0f);
+    Expr tap_input = zero_padded(tx.input_index, ty.input_index, tz.input_index, ci, f.n);
+    Expr x_masked_input = prune_x_taps ? tap_input : select(tx.valid, tap_input, 0.0f);
     f.accumulator(f.x, f.y, f.z, f.c, f.n) = bias(f.c);
     f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
         x_masked_input * weight(tx.kernel_index, ty.kernel_index, tz.kernel_index, co_in_group, ci);

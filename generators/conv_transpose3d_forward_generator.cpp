@@ -53,7 +53,8 @@ public:
         // The CPU schedule that vectorises over output channels reads packed weights.
         Func weight_read = weight;
         Func packed_weight;
-        if (!get_target().has_gpu_feature() && vectorize_c) {
+        const bool cpu_channel_vectors = !get_target().has_gpu_feature() && vectorize_c;
+        if (cpu_channel_vectors) {
             const int block = get_target().natural_vector_size<float>() * vectors;
             std::tie(packed_weight, weight_read) =
                 convt3d::pack_weight_in_channel_blocks(weight, out_channels_per_group, block);
@@ -61,7 +62,7 @@ public:
         // Schedules may compute whole channel tiles past the last channel (never stored).
         Func bias_read = BoundaryConditions::repeat_edge(bias);
         funcs_ = convt3d::define_conv_transpose3d(input, weight_read, bias_read, axes, in_channels_per_group,
-                                                  out_channels_per_group, fixed_groups == 1);
+                                                  out_channels_per_group, fixed_groups == 1, cpu_channel_vectors);
         funcs_.packed_weight = packed_weight;
         output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n) =
             funcs_.output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n);

@@ -185,9 +185,8 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     auto tile = [&](Stage s, int tc, int tx, TailStrategy x_tail) {
         s.split(f.c, co, ci, tc, TailStrategy::GuardWithIf)
             .split(f.x, xo, xi, tx, x_tail)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
+            .reorder(xi, ci, xo, f.n, f.y, f.z, co)
+            .fuse(f.z, co, task)
             .parallel(task)
             .vectorize(xi, std::min(lanes, tx), TailStrategy::GuardWithIf);
     };
