@@ -91,12 +91,15 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
     // Materialising the zero-padded input once turns the kernel's boundary selects, which
-    // vectorise into gathers, into dense loads.
-    Var px("px"), pn("pn");
+    // vectorise into gathers, into dense loads. It is stored with input channels between x
+    // and y, so that the reduction over input channels walks one small block of rows.
+    Var pzn("pzn");
     const auto &pv = f.padded_input.args();
     f.padded_input.compute_root()
-        .fuse(pv[3], pv[4], pn)
-        .parallel(pn)
+        .reorder_storage(pv[0], pv[3], pv[1], pv[2], pv[4])
+        .reorder(pv[0], pv[3], pv[1], pv[2], pv[4])
+        .fuse(pv[2], pv[4], pzn)
+        .parallel(pzn)
         .vectorize(pv[0], lanes, TailStrategy::GuardWithIf);
 
     acc.compute_at(out, xo);
