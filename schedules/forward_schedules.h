@@ -37,6 +37,22 @@ inline std::pair<Halide::Func, Halide::Func> pack_weight_in_channel_blocks(const
     return {packed, view};
 }
 
+// Materialising the zero-padded input once turns the kernel's boundary selects, which
+// vectorise into gathers, into dense loads. It is stored with input channels between x
+// and y (a cheap permutation of whole rows), so that a reduction over input channels walks
+// one small block of rows rather than a page per channel.
+inline void materialize_padded_input(ConvTranspose3dFuncs &f, int lanes) {
+    using namespace Halide;
+    Var zn("zn");
+    const auto &v = f.padded_input.args();
+    f.padded_input.compute_root()
+        .reorder_storage(v[0], v[3], v[1], v[2], v[4])
+        .reorder(v[0], v[3], v[1], v[2], v[4])
+        .fuse(v[2], v[4], zn)
+        .parallel(zn)
+        .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+}
+
 // The reduction loops, innermost first.
 inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs &f, bool ci_inner) {
     if (ci_inner) return {f.r.w, f.r.x, f.r.y, f.r.z};
@@ -90,17 +106,7 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     branches(Internal::const_true());
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
-    // Materialising the zero-padded input once turns the kernel's boundary selects, which
-    // vectorise into gathers, into dense loads. It is stored with input channels between x
-    // and y, so that the reduction over input channels walks one small block of rows.
-    Var pzn("pzn");
-    const auto &pv = f.padded_input.args();
-    f.padded_input.compute_root()
-        .reorder_storage(pv[0], pv[3], pv[1], pv[2], pv[4])
-        .reorder(pv[0], pv[3], pv[1], pv[2], pv[4])
-        .fuse(pv[2], pv[4], pzn)
-        .parallel(pzn)
-        .vectorize(pv[0], lanes, TailStrategy::GuardWithIf);
+    materialize_padded_input(f, lanes);
 
     acc.compute_at(out, xo);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
@@ -164,16 +170,7 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
 
-    // The zero-padded input is stored input channels innermost (NDHWC), so that the
-    // reduction over input channels broadcasts from consecutive addresses.
-    Var pzn("pzn");
-    const auto &pv = f.padded_input.args();
-    f.padded_input.compute_root()
-        .reorder_storage(pv[3], pv[0], pv[1], pv[2], pv[4])
-        .reorder(pv[3], pv[0], pv[1], pv[2], pv[4])
-        .fuse(pv[2], pv[4], pzn)
-        .parallel(pzn)
-        .vectorize(pv[3], lanes, TailStrategy::GuardWithIf);
+    materialize_padded_input(f, lanes);
     // Weights packed once per call in blocks of tile_c output channels (the generator
     // reads them through pack_weight_in_channel_blocks).
     const auto &wv = f.packed_weight.args();
@@ -191,7 +188,8 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
             .reorder(xi, ci, xo, f.n, f.y, f.z, co)
             .fuse(f.z, co, task)
             .parallel(task)
-            .vectorize(xi, std::min(lanes, tx), TailStrategy::GuardWithIf);
+            .vectorize(xi, std::min(lanes, tx), TailStrategy::GuardWithIf)
+            .unroll(ci);
     };
     const Expr width = out.output_buffer().dim(0).extent();
     const Expr channels = out.output_buffer().dim(3).extent();
