@@ -192,18 +192,15 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
             .unroll(ci);
     };
     const Expr width = out.output_buffer().dim(0).extent();
-    const Expr channels = out.output_buffer().dim(3).extent();
     // Under stride phases, x tiles start at multiples of the tile (a multiple of the stride)
     // so that positions of one phase provably load the same weights and share them.
     const TailStrategy x_tail = f.x_phases ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    tile(out.specialize(channels % tile_c == 0 && width >= tile_x), tile_c, tile_x, x_tail);
-    if (tile_c > lanes) {
-        tile(out.specialize(channels % lanes == 0 && width >= tile_x), lanes, tile_x, x_tail);
-    }
-    tile(out.specialize(width >= tile_x), 1, tile_x, x_tail);
-    tile(out, 1, tile_x, TailStrategy::GuardWithIf);
+    tile(out.specialize(width >= tile_x), tile_c, tile_x, x_tail);
+    tile(out, tile_c, tile_x, TailStrategy::GuardWithIf);
 
-    // A constant-size accumulator (also for the guarded last tile) stays in registers.
+    // A constant-size accumulator (also for the guarded last tile) stays in registers. A
+    // partial last channel tile is computed whole (from clamped weights and bias) and only
+    // its real channels are stored.
     acc.compute_at(out, xo)
         .reorder_storage(f.c, f.x, f.y, f.z, f.n)
         .bound_storage(f.x, tile_x)
