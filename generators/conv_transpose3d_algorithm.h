@@ -79,22 +79,44 @@ struct ConvTranspose3dFuncs {
     std::vector<Halide::Expr> fast_paths;
     // The x stride when x is decomposed by stride phase at compile time, else 0.
     int x_phases = 0;
+    // Phase-major x (see FormulationOptions): the accumulator is (q, ph, y, z, c, n) with
+    // x = q * x_phases + ph; otherwise it is (x, y, z, c, n).
+    bool x_phase_major = false;
+    Halide::Var q, ph;
+};
+
+// Choices of formulation that leave the result unchanged but suit different schedules.
+struct FormulationOptions {
+    // groups is known to be 1, so the input channel no longer depends on the output channel.
+    bool single_group = false;
+    // Prune x taps that do not connect with the RDom predicate, like y and z. Schedules
+    // that vectorise over x want the mask in the value instead: a per-lane predicate would
+    // scalarise the loop.
+    bool prune_x_taps = false;
+    // With x phase-decomposed, accumulate over (q, ph), x = q * stride + ph: a vector over q
+    // then sees one weight per tap and dense input loads, and x taps prune per phase.
+    bool x_phase_major = false;
 };
 
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
-// module has no bias). axes: x, y, z. Reads outside the input are zero. single_group: groups
-// is known to be 1, so the input channel no longer depends on the output channel.
-// prune_x_taps: prune x taps that do not connect with the RDom predicate, like y and z
-// (for schedules that do not vectorise over x).
+// module has no bias). axes: x, y, z. Reads outside the input are zero.
 inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, const Halide::Func &weight,
                                                     const Halide::Func &bias,
                                                     const std::array<Axis, 3> &axes,
                                                     const Halide::Expr &in_channels_per_group,
                                                     const Halide::Expr &out_channels_per_group,
-                                                    bool single_group = false, bool prune_x_taps = false) {
+                                                    const FormulationOptions &options = {}) {
     using namespace Halide;
-    ConvTranspose3dFuncs f{Func("conv_transpose3d"), Func("accumulator"), Func(), weight, Func(), RDom(), Var("x"), Var("y"),
-                           Var("z"), Var("c"), Var("n")};
+    ConvTranspose3dFuncs f;
+    f.output = Func("conv_transpose3d");
+    f.accumulator = Func("accumulator");
+    f.weight = weight;
+    f.x = Var("x"), f.y = Var("y"), f.z = Var("z"), f.c = Var("c"), f.n = Var("n");
+    f.q = Var("q"), f.ph = Var("ph");
+    if (axes[0].constants.phase_decomposed()) f.x_phases = axes[0].constants.stride;
+    f.x_phase_major = options.x_phase_major && f.x_phases > 0;
+    // The output x coordinate that the accumulator's own coordinates stand for.
+    const Expr out_x = f.x_phase_major ? f.q * f.x_phases + f.ph : Expr(f.x);
 
     Func zero_padded = f.padded_input = BoundaryConditions::constant_exterior(
         input, 0.0f,
@@ -105,12 +127,12 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     f.r = RDom({{0, tap_count(axes[0])}, {0, tap_count(axes[1])}, {0, tap_count(axes[2])},
                 {0, in_channels_per_group}},
                "r");
-    Tap tx = tap(axes[0], f.x, f.r.x);
+    Tap tx = tap(axes[0], out_x, f.r.x);
     Tap ty = tap(axes[1], f.y, f.r.y);
     Tap tz = tap(axes[2], f.z, f.r.z);
-    // Taps that do not connect are pruned from the iteration space. Where a schedule
-    // vectorises x (the contiguous axis), x's mask stays in the value instead: a per-lane
-    // RDom predicate would scalarise the loop.
+    // Taps that do not connect are pruned from the iteration space (x's too, unless it
+    // stays in the value: see FormulationOptions).
+    const bool prune_x_taps = options.prune_x_taps || f.x_phase_major;
     Expr pruned = prune_x_taps ? ty.valid && tz.valid && tx.valid : ty.valid && tz.valid;
     pruned = simplify(pruned);
     if (!Internal::is_const_one(pruned)) f.r.where(pruned);
@@ -121,8 +143,8 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
         if (axes[1].constants.stride == 0) f.fast_paths.push_back(axes[0].stride == 1 && axes[1].stride == 1);
         f.fast_paths.push_back(axes[0].stride == 1);
     }
-    if (axes[0].constants.phase_decomposed()) f.x_phases = axes[0].constants.stride;
 
+    const bool single_group = options.single_group;
     Expr group = single_group ? Expr(0) : f.c / out_channels_per_group;
     Expr co_in_group = single_group ? Expr(f.c) : f.c % out_channels_per_group;  // (not c - group*n: bounds inference
                                                       // would then allow negative indices)
@@ -130,10 +152,16 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
 
     Expr tap_input = zero_padded(tx.input_index, ty.input_index, tz.input_index, ci, f.n);
     Expr x_masked_input = prune_x_taps ? tap_input : select(tx.valid, tap_input, 0.0f);
-    f.accumulator(f.x, f.y, f.z, f.c, f.n) = bias(f.c);
-    f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
+    std::vector<Var> acc_args{f.x, f.y, f.z, f.c, f.n};
+    if (f.x_phase_major) acc_args = {f.q, f.ph, f.y, f.z, f.c, f.n};
+    f.accumulator(acc_args) = bias(f.c);
+    f.accumulator(acc_args) +=
         x_masked_input * weight(tx.kernel_index, ty.kernel_index, tz.kernel_index, co_in_group, ci);
-    f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
+    if (f.x_phase_major) {
+        f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x / f.x_phases, f.x % f.x_phases, f.y, f.z, f.c, f.n);
+    } else {
+        f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
+    }
     return f;
 }
 

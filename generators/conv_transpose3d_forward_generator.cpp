@@ -26,6 +26,7 @@ public:
     GeneratorParam<int> tile_c{"tile_c", 4};
     GeneratorParam<int> vectorize_c{"vectorize_c", 0};
     GeneratorParam<int> ci_inner{"ci_inner", 0};
+    GeneratorParam<int> phase_major{"phase_major", 0};
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
 
@@ -59,10 +60,14 @@ public:
             std::tie(packed_weight, weight_read) =
                 convt3d::pack_weight_in_channel_blocks(weight, out_channels_per_group, block);
         }
+        convt3d::FormulationOptions formulation;
+        formulation.single_group = fixed_groups == 1;
+        formulation.prune_x_taps = cpu_channel_vectors;
+        formulation.x_phase_major = !get_target().has_gpu_feature() && !vectorize_c && phase_major;
         // Schedules may compute whole channel tiles past the last channel (never stored).
         Func bias_read = BoundaryConditions::repeat_edge(bias);
         funcs_ = convt3d::define_conv_transpose3d(input, weight_read, bias_read, axes, in_channels_per_group,
-                                                  out_channels_per_group, fixed_groups == 1, cpu_channel_vectors);
+                                                  out_channels_per_group, formulation);
         funcs_.packed_weight = packed_weight;
         output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n) =
             funcs_.output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n);

@@ -62,6 +62,50 @@ inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs
 inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Halide::Target &target,
                                              const CpuScheduleKnobs &k);
 
+// x-vectorised under phase-major x (FormulationOptions::x_phase_major): the register tile is
+// tile_c channels x (vectors * lanes) positions q of one stride phase, the phases one after
+// the other; output tiles are aligned to the stride and hold every phase of those positions.
+inline void apply_cpu_schedule_phase_major(ConvTranspose3dFuncs &f, const Halide::Target &target,
+                                           const CpuScheduleKnobs &k) {
+    using namespace Halide;
+    const int lanes = target.natural_vector_size<float>();
+    const int tile_q = lanes * k.vectors;
+    const int tile_x = tile_q * f.x_phases;
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    auto tile = [&](Stage s, int tc) {
+        s.split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf)
+            .split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
+            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
+            .fuse(f.z, co, zc)
+            .fuse(zc, f.n, task)
+            .parallel(task)
+            .vectorize(xi, lanes, TailStrategy::GuardWithIf)
+            .unroll(ci);
+    };
+    tile(out.specialize(out.output_buffer().dim(3).extent() >= k.tile_c), k.tile_c);
+    tile(out, 1);
+
+    materialize_padded_input(f, lanes);
+
+    // Constant extents (the last x tile is computed whole) keep the tile in registers.
+    acc.compute_at(out, xo).bound(f.ph, 0, f.x_phases).bound_extent(f.q, tile_q);
+    Var aqv("aqv"), aql("aql"), aco("aco"), aci("aci");
+    acc.vectorize(f.q, lanes).split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf).unroll(aci);
+    std::vector<VarOrRVar> order{aql, aqv, aci};
+    for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
+    order.push_back(f.ph);
+    order.push_back(aco);
+    acc.update()
+        .split(f.q, aqv, aql, lanes, TailStrategy::GuardWithIf)
+        .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
+        .reorder(order)
+        .vectorize(aql)
+        .unroll(aqv)
+        .unroll(aci)
+        .unroll(f.ph);
+}
+
 struct CudaScheduleKnobs {
     int block_x = 32;  // threads along x
     int block_y = 4;   // threads along y
@@ -75,6 +119,10 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     using namespace Halide;
     if (k.vectorize_c) {
         apply_cpu_schedule_over_channels(f, target, k);
+        return;
+    }
+    if (f.x_phase_major) {
+        apply_cpu_schedule_phase_major(f, target, k);
         return;
     }
     const int lanes = target.natural_vector_size<float>();
