@@ -355,8 +355,10 @@ TEST_CASE("C API: backward errors come back as statuses with messages", "[c_api]
     const int64_t in_shape[5] = {1, 2, 2, 3, 2};
     const convt3d::Shape out_shape = convt3d::output_shape(p, convt3d::Shape(in_shape, in_shape + 5));
     const int64_t n_out = convt3d::numel(out_shape);
-    std::vector<float> x(12, 1.0f), w(32, 1.0f), g(static_cast<size_t>(n_out), 1.0f);
-    std::vector<float> gi(12), gw(32), gb(4);
+    const auto n_in = static_cast<size_t>(convt3d::numel(convt3d::Shape(in_shape, in_shape + 5)));
+    const auto n_w = static_cast<size_t>(convt3d::numel(convt3d::weight_shape(p)));
+    std::vector<float> x(n_in, 1.0f), w(n_w, 1.0f), g(static_cast<size_t>(n_out), 1.0f);
+    std::vector<float> gi(n_in), gw(n_w), gb(4);
     auto backward = [&](const convt3d_params *pp, convt3d_device dev, const int64_t *shape, int rank, int64_t n,
                         float *a, float *b, float *c) {
         return call([&] {
