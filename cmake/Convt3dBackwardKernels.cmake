@@ -4,14 +4,20 @@
 # schedule knobs read from schedules/backward.json, and the generated kernel table.
 
 # Variants per gradient, most specialised first; "generic" takes every parameter at run
-# time and must stay last. CONVT3D_BACKWARD_VARIANT_<v> holds its generator parameters and
-# CONVT3D_BACKWARD_STRIDE_<v> the stride it needs on every axis (0 = any).
+# time and must stay last. CONVT3D_BACKWARD_VARIANT_<v> holds its generator parameters;
+# CONVT3D_BACKWARD_NEEDS_<v> what the runtime checks before taking it: the stride on every
+# axis (0 = any), groups (0 = any) and the least number of input and output channels.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
-set(CONVT3D_BACKWARD_VARIANTS_grad_input generic)
-set(CONVT3D_BACKWARD_VARIANTS_grad_weight generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_input g1 generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
-set(CONVT3D_BACKWARD_STRIDE_generic 0)
+set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0)
+# groups == 1: the CPU schedule vectorises over channels (see schedules/backward_schedules.h),
+# which needs enough of them; CUDA uses the generic kernel.
+set(CONVT3D_BACKWARD_VARIANT_g1 fixed_groups=1)
+set(CONVT3D_BACKWARD_NEEDS_g1 0 1 8)
+set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1)
 
 set(CONVT3D_BACKWARD_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/backward.json" CACHE FILEPATH
     "Schedule knobs of the backward kernels per target class and gradient")
@@ -31,7 +37,8 @@ function(convt3d_add_backward_kernel OUT_NAME gradient variant target_class targ
 endfunction()
 
 # Generates every backward kernel; appends the libraries to OUT_LIBS and writes the table
-# (one array per gradient: name, stride, CPU kernels by CpuIsa, CUDA kernel) to TABLE_FILE.
+# (one array per gradient: name, stride, groups, minimum channels, CPU kernels by CpuIsa,
+# CUDA kernel) to TABLE_FILE.
 function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
     set(libs "")
     set(includes "")
@@ -47,7 +54,7 @@ function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
                 list(APPEND cpu_fns "&${lib}")
             endforeach ()
             set(cuda_fn "nullptr")
-            if (CONVT3D_ENABLE_CUDA)
+            if (CONVT3D_ENABLE_CUDA AND NOT variant IN_LIST CONVT3D_BACKWARD_CPU_ONLY_VARIANTS)
                 convt3d_add_backward_kernel(lib ${gradient} ${variant} cuda
                                             x86-64-linux-sse41-cuda-${CONVT3D_CUDA_CAPABILITY})
                 list(APPEND libs ${lib})
@@ -55,7 +62,8 @@ function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
                 set(cuda_fn "&${lib}")
             endif ()
             list(JOIN cpu_fns ", " cpu_fns)
-            string(APPEND entries "    {\"${variant}\", ${CONVT3D_BACKWARD_STRIDE_${variant}}, {${cpu_fns}}, ${cuda_fn}},\n")
+            list(JOIN CONVT3D_BACKWARD_NEEDS_${variant} ", " needs)
+            string(APPEND entries "    {\"${variant}\", ${needs}, {${cpu_fns}}, ${cuda_fn}},\n")
         endforeach ()
         string(APPEND tables "const BackwardKernelEntry<${gradient}_fn> k_${gradient}_kernels[] = {\n${entries}};\n")
     endforeach ()

@@ -41,6 +41,7 @@ struct GradInputFuncs {
     Halide::Func output;          // (x, y, z, ci, n)
     Halide::Func accumulator;     // zero, then the reduction over r
     Halide::Func padded_grad_output;
+    Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
     Halide::RDom r;               // (kx, ky, kz, co within the group)
     Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
     // Run-time conditions under which the inner loop simplifies (a unit x stride makes the
@@ -49,20 +50,22 @@ struct GradInputFuncs {
 };
 
 // grad_output: (x, y, z, co, n) with spatial extents grad_output_extent; weight:
-// (kx, ky, kz, co_g, ci) with kernel extents kernel_extent.
+// (kx, ky, kz, co_g, ci) with kernel extents kernel_extent. single_group: groups is known
+// to be 1, so the output channel no longer depends on the input channel.
 inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &grad_output_extent,
                                         const Halide::Func &weight, const std::array<Halide::Expr, 3> &kernel_extent,
                                         const std::array<BackwardAxis, 3> &axes,
                                         const Halide::Expr &in_channels_per_group,
-                                        const Halide::Expr &out_channels_per_group) {
+                                        const Halide::Expr &out_channels_per_group, bool single_group = false) {
     using namespace Halide;
     GradInputFuncs f;
+    f.weight = weight;
     f.output = Func("grad_input");
     f.accumulator = Func("grad_input_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
     f.r = RDom({{0, kernel_extent[0]}, {0, kernel_extent[1]}, {0, kernel_extent[2]}, {0, out_channels_per_group}},
                "r");
-    Expr group = f.c / in_channels_per_group;
+    Expr group = single_group ? Expr(0) : f.c / in_channels_per_group;
     Expr co = group * out_channels_per_group + f.r.w;
     f.accumulator(f.x, f.y, f.z, f.c, f.n) = 0.0f;
     f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
@@ -84,19 +87,20 @@ struct GradWeightFuncs {
 };
 
 // input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above.
+// single_group: groups is known to be 1.
 inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::array<Halide::Expr, 4> &input_extent,
                                           const Halide::Func &grad_output,
                                           const std::array<Halide::Expr, 3> &grad_output_extent,
                                           const std::array<BackwardAxis, 3> &axes,
                                           const Halide::Expr &in_channels_per_group,
-                                          const Halide::Expr &out_channels_per_group) {
+                                          const Halide::Expr &out_channels_per_group, bool single_group = false) {
     using namespace Halide;
     GradWeightFuncs f;
     f.output = Func("grad_weight");
     f.accumulator = Func("grad_weight_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
     f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
-    Expr group = f.ci / in_channels_per_group;
+    Expr group = single_group ? Expr(0) : f.ci / in_channels_per_group;
     Expr co = group * out_channels_per_group + f.co;
     f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
     f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) +=

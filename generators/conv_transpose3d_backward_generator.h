@@ -16,10 +16,15 @@ public:
     template<typename U>
     using Input = Halide::GeneratorInput<U>;
 
+    // Compile-time specialisation: 1 = compiled for groups == 1 (0 = any).
+    Halide::GeneratorParam<int> fixed_groups{"fixed_groups", 0};
+
     // Schedule knobs (see schedules/backward_schedules.h); values from schedules/backward.json.
     Halide::GeneratorParam<int> vectors{"vectors", 2};
     Halide::GeneratorParam<int> tile_c{"tile_c", 4};
     Halide::GeneratorParam<int> vectorize_reduction{"vectorize_reduction", 1};
+    Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 2};
+    Halide::GeneratorParam<int> channel_tile{"channel_tile", 4};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
     Halide::GeneratorParam<int> block_y{"block_y", 4};
 
@@ -34,7 +39,8 @@ protected:
                 BackwardAxis{stride_z, dilation_z, padding_z}};
     }
 
-    BackwardCpuKnobs cpu_knobs() { return {vectors, tile_c, vectorize_reduction}; }
+    BackwardCpuKnobs cpu_knobs() { return {vectors, tile_c, vectorize_reduction, channel_vectors, channel_tile}; }
+    bool single_group() const { return fixed_groups == 1; }
     BackwardCudaKnobs cuda_knobs() { return {block_x, block_y}; }
     bool on_gpu() const { return this->get_target().has_gpu_feature(); }
 
@@ -58,6 +64,7 @@ protected:
     void require_groups_divide(const Halide::Expr &in_channels, const Halide::Expr &out_channels) {
         this->add_requirement(groups > 0 && in_channels % groups == 0 && out_channels % groups == 0,
                               "groups must divide the input and output channels");
+        if (single_group()) this->add_requirement(groups == 1, "this kernel is compiled for groups == 1");
     }
 };
 

@@ -34,7 +34,9 @@ public:
         if (get_target().has_gpu_feature()) {
             convt3d::apply_per_element_cuda_schedule(funcs_.output, funcs_.accumulator, {block_x, 1});
         } else {
-            convt3d::apply_grad_bias_cpu_schedule(funcs_, get_target(), {2, 4, vectorize_reduction});
+            convt3d::BackwardCpuKnobs knobs;
+            knobs.vectorize_reduction = vectorize_reduction;
+            convt3d::apply_grad_bias_cpu_schedule(funcs_, get_target(), knobs);
         }
     }
 

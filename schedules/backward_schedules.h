@@ -14,6 +14,9 @@ struct BackwardCpuKnobs {
     int vectors = 2;              // grad_input: vectors of x per register tile
     int tile_c = 4;               // grad_input: input channels per register tile
     int vectorize_reduction = 1;  // grad_weight/grad_bias: vector lanes over x in the reduction
+    // Kernels compiled for groups == 1 vectorise over channels instead (see below):
+    int channel_vectors = 2;      // vectors of channels per register tile
+    int channel_tile = 4;         // grad_input: x positions per tile; grad_weight: input channels per tile
 };
 
 struct BackwardCudaKnobs {
@@ -47,11 +50,61 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 
 }  // namespace detail
 
-// grad_input: register tile of tile_c input channels x (vectors * lanes) x positions with
-// the reduction inside it; tasks are (z, channel tile, n) across the thread pool.
-inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Target &target,
-                                          const BackwardCpuKnobs &k) {
+// grad_input for groups == 1: register tile of (channel_vectors * lanes) input channels x
+// channel_tile x positions; each reduction step loads channel_vectors vectors of weights
+// (packed once per call with input channels innermost) and broadcasts one grad_output value
+// per x position. Tasks are (z, channel tile, n).
+inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
+                                                  const BackwardCpuKnobs &k) {
     using namespace Halide;
+    const int lanes = target.natural_vector_size<float>();
+    const int tile_c = lanes * k.channel_vectors, tile_x = k.channel_tile;
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    detail::materialise_padded(f.padded_grad_output, lanes);
+    Func packed = f.weight.in(acc);
+    const auto &wv = packed.args();
+    packed.compute_root().reorder_storage(wv[4], wv[0], wv[1], wv[2], wv[3]).reorder(wv[4], wv[0], wv[1], wv[2], wv[3]);
+
+    auto tile = [&](Stage s, int tc) {
+        s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
+            .split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf)
+            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
+            .fuse(f.z, co, zc)
+            .fuse(zc, f.n, task)
+            .parallel(task)
+            .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
+    };
+    const Expr channels = out.output_buffer().dim(3).extent();
+    tile(out.specialize(channels >= tile_c), tile_c);
+    if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes);
+    tile(out, 1);
+
+    acc.compute_at(out, xo).reorder_storage(f.c, f.x, f.y, f.z, f.n);
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
+    acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+        .reorder(f.c, axi)
+        .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
+        .unroll(axi);
+    acc.update()
+        .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
+        .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+        .reorder(acl, acv, axi, f.r.x, f.r.y, f.r.z, f.r.w, axo)
+        .vectorize(acl)
+        .unroll(acv)
+        .unroll(axi);
+}
+
+// grad_input: register tile of tile_c input channels x (vectors * lanes) x positions with
+// the reduction inside it; tasks are (z, channel tile, n) across the thread pool. Kernels
+// compiled for groups == 1 take the channel schedule above.
+inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Target &target,
+                                          const BackwardCpuKnobs &k, bool single_group) {
+    using namespace Halide;
+    if (single_group) {
+        apply_grad_input_cpu_channel_schedule(f, target, k);
+        return;
+    }
     const int lanes = target.natural_vector_size<float>();
     const int tile_x = lanes * k.vectors;
     Func out = f.output, acc = f.accumulator;
@@ -85,11 +138,66 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
         .unroll(aci);
 }
 
-// grad_weight: one task per (output channel in group, input channel); inside it every
-// kernel tap reduces over the input positions, vectorised over x.
-inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Target &target,
-                                           const BackwardCpuKnobs &k) {
+// grad_weight for groups == 1: one task per (tile of channel_vectors * lanes output
+// channels, tile of channel_tile input channels); for each kernel tap inside it, the tile's
+// accumulators stay in registers for the whole reduction over the batch and the input
+// positions (a constant-size tile with output channels innermost): each step
+// loads channel_vectors vectors of grad_output (materialised zero-padded with channels
+// innermost) and broadcasts channel_tile input values. Each element is still one serial
+// sum in a fixed order.
+inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Halide::Target &target,
+                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
+    const int lanes = target.natural_vector_size<float>();
+    const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
+    Func out = f.output, acc = f.accumulator;
+    const auto &v = f.padded_grad_output.args();
+    Var zn("zn");
+    f.padded_grad_output.compute_root()
+        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
+        .reorder(v[3], v[0], v[1], v[2], v[4])
+        .fuse(v[2], v[4], zn)
+        .parallel(zn)
+        .vectorize(v[3], lanes, TailStrategy::GuardWithIf);
+
+    Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
+    auto tile = [&](Stage s, int tco, int tci) {
+        s.split(f.co, coo, coi, tco, TailStrategy::ShiftInwards)
+            .split(f.ci, cio, cii, tci, TailStrategy::ShiftInwards)
+            .reorder(coi, cii, f.kx, f.ky, f.kz, coo, cio)
+            .fuse(coo, cio, task)
+            .parallel(task);
+    };
+    const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
+    tile(out.specialize(co_extent >= tile_co && ci_extent >= tile_ci), tile_co, tile_ci);
+    if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
+    tile(out, 1, 1);
+
+    acc.compute_at(out, f.kx).reorder_storage(f.co, f.ci, f.kx, f.ky, f.kz);
+    Var acv("acv"), acl("acl"), acio("acio"), acii("acii");
+    acc.reorder(f.co, f.ci, f.kx, f.ky, f.kz)
+        .vectorize(f.co, lanes, TailStrategy::GuardWithIf)
+        .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
+        .unroll(acii);
+    acc.update()
+        .split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
+        .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
+        .reorder(acl, acv, acii, f.r.x, f.r.y, f.r.z, f.r.w, acio, f.kx, f.ky, f.kz)
+        .vectorize(acl)
+        .unroll(acv)
+        .unroll(acii);
+}
+
+// grad_weight: one task per (output channel in group, input channel); inside it every
+// kernel tap reduces over the input positions, vectorised over x. Kernels compiled for
+// groups == 1 take the channel schedule above.
+inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Target &target,
+                                           const BackwardCpuKnobs &k, bool single_group) {
+    using namespace Halide;
+    if (single_group) {
+        apply_grad_weight_cpu_channel_schedule(f, target, k);
+        return;
+    }
     const int lanes = target.natural_vector_size<float>();
     Func out = f.output, acc = f.accumulator;
     Var task("task");

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 namespace convt3d::testing {
 
@@ -43,6 +44,20 @@ struct FencedOutput {
 
 bool bitwise_equal(const std::vector<float> &a, const std::vector<float> &b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+Case random_backward_case(std::mt19937 &rng, const std::string &kernel, CaseSize size) {
+    if (kernel.empty() || kernel == "generic") return random_case(rng, "generic", size);
+    constexpr int kMaxDraws = 20000;
+    for (int i = 0; i < kMaxDraws; i++) {
+        const Case c = random_case(rng, "generic", size);
+        if (backward_kernel_supports("grad_input", kernel, c.params) ||
+            backward_kernel_supports("grad_weight", kernel, c.params)) {
+            return c;
+        }
+    }
+    throw std::runtime_error("no parameters found for backward kernel '" + kernel + "' in " +
+                             std::to_string(kMaxDraws) + " random draws");
 }
 
 BackwardInputs make_backward_inputs(std::mt19937 &rng, const Case &c, bool integers) {
@@ -150,7 +165,10 @@ bool check_backward_case(const Case &c, const BackwardInputs &in, Device device,
         expect(choice->has_value(), "gradient computed");
         if (!choice->has_value()) return false;
         expect((*choice)->device == device, "on the requested device");
-        if (!opts.kernel.empty()) expect((*choice)->kernel == opts.kernel, "the forced kernel ran");
+        const char *gradient = choice == &r.choice.grad_input ? "grad_input" : "grad_weight";
+        if (!opts.kernel.empty() && backward_kernel_supports(gradient, opts.kernel, c.params)) {
+            expect((*choice)->kernel == opts.kernel, "the forced kernel ran");
+        }
         if (opts.cpu_isa) expect((*choice)->cpu_isa == opts.cpu_isa, "the forced ISA ran");
     }
     expect(r.choice.grad_bias.has_value() == c.params.bias, "grad_bias computed exactly when the case has bias");
@@ -176,7 +194,13 @@ Coverage sweep_backward(std::mt19937 &rng, Device device, const DispatchOptions 
     for (int i = 0; i < count + medium; i++) {
         const CaseSize size = i < count ? CaseSize::small : CaseSize::medium;
         const bool integers = i % 2 == 1;
-        const Case c = random_case(rng, "generic", size);
+        Case c;
+        try {
+            c = random_backward_case(rng, opts.kernel, size);
+        } catch (const std::exception &e) {
+            FAIL_CHECK(e.what());
+            return cov;
+        }
         cov.add(c, integers);
         INFO("backward case " << i << " on " << (integers ? "integer" : "float") << " data: " << describe(c));
         const BackwardInputs in = make_backward_inputs(rng, c, integers);

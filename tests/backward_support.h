@@ -11,6 +11,10 @@ namespace convt3d::testing {
 
 bool bitwise_equal(const std::vector<float> &a, const std::vector<float> &b);
 
+// A random legal case (see random_case) that the backward kernel `kernel` of grad_input
+// or grad_weight accepts ("" or "generic": any legal case).
+Case random_backward_case(std::mt19937 &rng, const std::string &kernel, CaseSize size = CaseSize::small);
+
 // The inputs of one backward case: forward inputs plus grad_output (same value kind).
 struct BackwardInputs {
     Inputs forward;
@@ -53,8 +57,8 @@ bool check_gradient(const char *what, const std::vector<float> &got, const std::
 // inputs unchanged, the kernels that opts asks for reported. Returns whether it passed.
 bool check_backward_case(const Case &c, const BackwardInputs &in, Device device, const DispatchOptions &opts);
 
-// Runs `count` random small cases and `medium` larger ones (every other on integer data)
-// through check_backward_case, plus a repeated run every 4th case that must be bitwise
+// Runs `count` random small cases and `medium` larger ones (every other on integer data),
+// drawn for opts.kernel, through check_backward_case, plus a repeated run every 4th case that must be bitwise
 // identical. Stops at the first failure. Returns the coverage of the cases drawn.
 Coverage sweep_backward(std::mt19937 &rng, Device device, const DispatchOptions &opts, int count, int medium);
 

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -58,10 +59,18 @@ TEST_CASE("backward on every CPU ISA matches the reference on random parameters"
     }
     CHECK(backward_kernel_names("grad_nothing", Device::cpu).empty());
 
+    // Default dispatch, then each kernel of grad_input and grad_weight forced in turn.
+    std::vector<std::string> kernels{""};
+    for (const char *g : {"grad_input", "grad_weight"}) {
+        for (const std::string &k : backward_kernel_names(g, Device::cpu)) {
+            if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
+        }
+    }
+    REQUIRE(kernels.size() >= 3);  // "", "g1", "generic"
     const int count = scaled(kSmallCasesPerIsa), medium = scaled(kMediumCasesPerIsa);
     Coverage total;
     for (CpuIsa isa : isas) {
-        for (const std::string kernel : {"", "generic"}) {  // default dispatch, then forced
+        for (const std::string &kernel : kernels) {
             std::mt19937 rng(test_seed(20261125, "backward/" + kernel + "/" + to_string(isa)));
             const Coverage cov = sweep_backward(rng, Device::cpu, {kernel, isa}, count / 2, medium / 2);
             CHECK(cov.cases == count / 2 + medium / 2);  // a sweep that stopped early has reported why
@@ -313,4 +322,33 @@ TEST_CASE("backward: CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE na
     // Every gradient of a constant grad_output: each bias gradient is 0.5 * the output positions.
     const Gradients grads = layer.backward(x, g);
     for (float v : grads.grad_bias.to_vector()) CHECK(v == 0.5f * 4 * 4 * 4);
+}
+
+TEST_CASE("backward dispatch: the groups == 1 kernels where they apply, generic otherwise", "[cpu][backward][dispatch]") {
+    Params p = make_params(16, 32, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
+    CHECK(backward_kernel_supports("grad_input", "g1", p));
+    CHECK(backward_kernel_supports("grad_weight", "g1", p));
+    CHECK_FALSE(backward_kernel_supports("grad_bias", "g1", p));
+    CHECK(backward_kernel_supports("grad_bias", "generic", p));
+    CHECK_FALSE(backward_kernel_supports("grad_nothing", "generic", p));
+    std::mt19937 rng(4);
+    const Shape in_shape{1, 16, 3, 4, 5};
+    const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
+    const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
+    const Shape out_shape = output_shape(p, in_shape);
+    const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
+    Tensor gi(in_shape), gw(weight_shape(p)), gb(Shape{32});
+    const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
+    BackwardChoice c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p);
+    CHECK(c.grad_input->kernel == "g1");
+    CHECK(c.grad_weight->kernel == "g1");
+    CHECK(c.grad_bias->kernel == "generic");
+    c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p, {"generic", std::nullopt});
+    CHECK(c.grad_input->kernel == "generic");
+    CHECK(c.grad_weight->kernel == "generic");
+    p.out_channels = 4;  // too few channels for the channel vectors
+    CHECK_FALSE(backward_kernel_supports("grad_input", "g1", p));
+    p.out_channels = 32;
+    p.groups = 2;
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
 }

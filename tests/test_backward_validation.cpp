@@ -170,6 +170,12 @@ TEST_CASE("backward: bad parameters and requests are rejected", "[validation][ba
                           Catch::Contains("kernel='k2s2'"));
         CHECK(s.untouched());
     }
+    SECTION("a kernel compiled for groups == 1 forced on grouped parameters") {
+        Setup s;
+        CHECK_THROWS_WITH(conv_transpose3d_backward(s.go_v, s.x_v, s.w_v, &s.gi_v, &s.gw_v, &s.gb_v, s.p, {"g1", {}}),
+                          Catch::Contains("does not support"));
+        CHECK(s.untouched());
+    }
     SECTION("Tensor form and module: mismatched devices and shapes") {
         Setup s;
         const Tensor x = Tensor::from_vector(s.x, s.in_shape), w = Tensor::from_vector(s.w, weight_shape(s.p));

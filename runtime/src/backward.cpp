@@ -89,11 +89,23 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
         }
     }
 
-    // Choose every kernel (and so report every argument error) before running any.
+    // Choose every kernel (and so report every argument error) before running any. A forced
+    // kernel name applies to the gradients that have a kernel of that name.
+    const auto gi_table = detail::grad_input_table();
+    const auto gw_table = detail::grad_weight_table();
+    const auto gb_table = detail::grad_bias_table();
+    const std::string &forced = opts.kernel;
+    const bool gi_forced = grad_input && detail::find_backward_kernel(gi_table, forced, device);
+    const bool gw_forced = grad_weight && detail::find_backward_kernel(gw_table, forced, device);
+    const bool gb_forced = grad_bias && detail::find_backward_kernel(gb_table, forced, device);
+    if (!forced.empty() && !gi_forced && !gw_forced && !gb_forced) {
+        fail("kernel='" + forced + "' is not a compiled " + to_string(device) +
+             " kernel of any requested gradient (see backward_kernel_names)");
+    }
     using detail::select_backward_kernel;
-    const auto *gi = grad_input ? &select_backward_kernel(detail::grad_input_table(), p, device, opts) : nullptr;
-    const auto *gw = grad_weight ? &select_backward_kernel(detail::grad_weight_table(), p, device, opts) : nullptr;
-    const auto *gb = grad_bias ? &select_backward_kernel(detail::grad_bias_table(), p, device, opts) : nullptr;
+    const auto *gi = grad_input ? &select_backward_kernel(gi_table, p, device, gi_forced ? forced : "") : nullptr;
+    const auto *gw = grad_weight ? &select_backward_kernel(gw_table, p, device, gw_forced ? forced : "") : nullptr;
+    const auto *gb = grad_bias ? &select_backward_kernel(gb_table, p, device, gb_forced ? forced : "") : nullptr;
     if (device == Device::cuda) detail::cuda_prepare();
 
     const Geometry g(p);

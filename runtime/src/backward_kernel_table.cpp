@@ -40,4 +40,17 @@ std::vector<std::string> backward_kernel_names(const std::string &gradient, Devi
     return {};
 }
 
+bool backward_kernel_supports(const std::string &gradient, const std::string &kernel, const Params &p) {
+    auto supports = [&](const auto &table) {
+        for (std::size_t i = 0; i < table.size; i++) {
+            if (kernel == table.entries[i].name) return detail::backward_entry_supports(table.entries[i], p);
+        }
+        return false;
+    };
+    if (gradient == "grad_input") return supports(detail::grad_input_table());
+    if (gradient == "grad_weight") return supports(detail::grad_weight_table());
+    if (gradient == "grad_bias") return supports(detail::grad_bias_table());
+    return false;
+}
+
 }  // namespace convt3d

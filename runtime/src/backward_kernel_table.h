@@ -24,7 +24,9 @@ using grad_bias_fn = int (*)(halide_buffer_t *grad_output, halide_buffer_t *grad
 template<typename Fn>
 struct BackwardKernelEntry {
     const char *name;
-    int stride;   // compile-time stride on every axis; 0 = any
+    int stride;        // compile-time stride on every axis; 0 = any
+    int groups;        // 1: only groups == 1; 0 = any
+    int min_channels;  // below this many input or output channels its vectors would be mostly empty
     Fn cpu[3];    // indexed by CpuIsa
     Fn cuda;      // nullptr when CUDA was not built
 };
@@ -42,7 +44,9 @@ BackwardTable<grad_bias_fn> grad_bias_table();
 
 template<typename Fn>
 bool backward_entry_supports(const BackwardKernelEntry<Fn> &e, const Params &p) {
-    return e.stride == 0 || (p.stride[0] == e.stride && p.stride[1] == e.stride && p.stride[2] == e.stride);
+    return (e.stride == 0 || (p.stride[0] == e.stride && p.stride[1] == e.stride && p.stride[2] == e.stride)) &&
+           (e.groups == 0 || p.groups == e.groups) && p.in_channels >= e.min_channels &&
+           p.out_channels >= e.min_channels;
 }
 
 template<typename Fn>
@@ -50,23 +54,35 @@ Fn backward_function(const BackwardKernelEntry<Fn> &e, Device device) {
     return device == Device::cuda ? e.cuda : e.cpu[0];  // CPU kernels exist for every ISA or none
 }
 
-// The first entry of the table whose preconditions hold, or the one opts.kernel names;
-// throws Error for a kernel that is unknown or does not fit, BackendError when none was built.
+template<typename Fn>
+const BackwardKernelEntry<Fn> *find_backward_kernel(const BackwardTable<Fn> &t, const std::string &name,
+                                                    Device device) {
+    for (std::size_t i = 0; i < t.size; i++) {
+        if (name == t.entries[i].name && backward_function(t.entries[i], device)) return &t.entries[i];
+    }
+    return nullptr;
+}
+
+// The first entry of the table whose preconditions hold, or the one `forced` names (empty:
+// none); throws Error for a kernel that is unknown or does not fit, BackendError when none
+// was built.
 template<typename Fn>
 const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t, const Params &p, Device device,
-                                                      const DispatchOptions &opts) {
+                                                      const std::string &forced) {
     for (std::size_t i = 0; i < t.size; i++) {
         const BackwardKernelEntry<Fn> &e = t.entries[i];
         if (!backward_function(e, device)) continue;
-        if (!opts.kernel.empty() && opts.kernel != e.name) continue;
+        if (!forced.empty() && forced != e.name) continue;
         if (backward_entry_supports(e, p)) return e;
-        if (opts.kernel.empty()) continue;
-        throw Error("convt3d: kernel='" + opts.kernel + "' does not support these parameters for " + t.gradient +
-                    " (it needs stride=" + std::to_string(e.stride) + " on every axis)");
+        if (forced.empty()) continue;
+        throw Error("convt3d: kernel='" + forced + "' does not support these parameters for " + t.gradient +
+                    " (it needs stride=" + std::to_string(e.stride) + " on every axis, groups=" +
+                    std::to_string(e.groups) + ", at least " + std::to_string(e.min_channels) +
+                    " input and output channels; 0 means any)");
     }
-    if (!opts.kernel.empty()) {
-        throw Error("convt3d: kernel='" + opts.kernel + "' is not a compiled " + to_string(device) + " " +
-                    t.gradient + " kernel");
+    if (!forced.empty()) {
+        throw Error("convt3d: kernel='" + forced + "' is not a compiled " + to_string(device) + " " + t.gradient +
+                    " kernel");
     }
     throw BackendError(std::string("convt3d: no ") + to_string(device) + " " + t.gradient +
                        " kernel was compiled into this build");

@@ -166,12 +166,15 @@ struct Gradients {
 // Names of the compiled kernels of one gradient ("grad_input", "grad_weight" or
 // "grad_bias"), most specialised first; "generic" is last. Empty for another name.
 std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device);
+// Whether that gradient's kernel of this name exists and its preconditions hold.
+bool backward_kernel_supports(const std::string &gradient, const std::string &kernel, const Params &p);
 
 // The view form: every view lives on one device; input, weight and grad_output are always
 // required (grad_output of output_shape(p, input.shape)); each non-null grad_* view is
 // overwritten with that gradient and must have its shape (grad_bias only when p.bias). At
-// least one gradient must be requested. opts.kernel forces a backward kernel by name for
-// every gradient computed; the CPU ISA can also be forced with CONVT3D_CPU_ISA.
+// least one gradient must be requested. opts.kernel forces the kernel of that name for each
+// computed gradient that has one (grad_bias has only "generic"; an Error if none has it);
+// the CPU ISA can also be forced with CONVT3D_CPU_ISA.
 BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, const ConstTensorView &input,
                                          const ConstTensorView &weight, const TensorView *grad_input,
                                          const TensorView *grad_weight, const TensorView *grad_bias,
