@@ -139,12 +139,14 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
 }
 
 // grad_weight for groups == 1: one task per (tile of channel_vectors * lanes output
-// channels, tile of channel_tile input channels); for each kernel tap inside it, the tile's
-// accumulators stay in registers for the whole reduction over the batch and the input
-// positions (a constant-size tile with output channels innermost): each step
-// loads channel_vectors vectors of grad_output (materialised zero-padded with channels
-// innermost) and broadcasts channel_tile input values. Each element is still one serial
-// sum in a fixed order.
+// channels, tile of channel_tile input channels), holding the tile's accumulators for every
+// kernel tap (output channels innermost). The reduction walks the batch and the input rows;
+// for each row every tap runs along it with its accumulators in registers: each step loads
+// channel_vectors vectors of grad_output (materialised zero-padded with channels innermost)
+// and broadcasts channel_tile input values. The rows of grad_output a task needs stay in
+// cache across the taps (one tap per row pass instead of one pass over all of grad_output
+// per tap: 5x faster on seed_example, avx2). Each element is still one serial sum in a
+// fixed order.
 inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Halide::Target &target,
                                                    const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -173,7 +175,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
     tile(out, 1, 1);
 
-    acc.compute_at(out, f.kx).reorder_storage(f.co, f.ci, f.kx, f.ky, f.kz);
+    acc.compute_at(out, task).reorder_storage(f.co, f.ci, f.kx, f.ky, f.kz);
     Var acv("acv"), acl("acl"), acio("acio"), acii("acii");
     acc.reorder(f.co, f.ci, f.kx, f.ky, f.kz)
         .vectorize(f.co, lanes, TailStrategy::GuardWithIf)
@@ -182,7 +184,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     acc.update()
         .split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
         .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, acii, f.r.x, f.r.y, f.r.z, f.r.w, acio, f.kx, f.ky, f.kz)
+        .reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, f.r.y, f.r.z, f.r.w, acio)
         .vectorize(acl)
         .unroll(acv)
         .unroll(acii);
