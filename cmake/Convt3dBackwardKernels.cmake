@@ -6,18 +6,22 @@
 # Variants per gradient, most specialised first; "generic" takes every parameter at run
 # time and must stay last. CONVT3D_BACKWARD_VARIANT_<v> holds its generator parameters;
 # CONVT3D_BACKWARD_NEEDS_<v> what the runtime checks before taking it: the stride on every
-# axis (0 = any), groups (0 = any) and the least number of input and output channels.
+# axis (0 = any), groups (0 = any), and the least number of input and of output channels
+# per group.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
 set(CONVT3D_BACKWARD_VARIANTS_grad_input g1 generic)
-set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_weight cv generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
-set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0)
-# groups == 1: the CPU schedule vectorises over channels (see schedules/backward_schedules.h),
-# which needs enough of them; CUDA uses the generic kernel.
-set(CONVT3D_BACKWARD_VARIANT_g1 fixed_groups=1)
-set(CONVT3D_BACKWARD_NEEDS_g1 0 1 8)
-set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1)
+set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0 0)
+# The CPU schedules that vectorise over channels (see schedules/backward_schedules.h) need
+# enough of them: over input channels for grad_input, compiled for groups == 1 ("g1"); over
+# the output channels of a group for grad_weight, any groups ("cv"). CUDA uses "generic".
+set(CONVT3D_BACKWARD_VARIANT_g1 fixed_groups=1 over_channels=1)
+set(CONVT3D_BACKWARD_NEEDS_g1 0 1 8 0)
+set(CONVT3D_BACKWARD_VARIANT_cv over_channels=1)
+set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8)
+set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1 cv)
 
 set(CONVT3D_BACKWARD_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/backward.json" CACHE FILEPATH
     "Schedule knobs of the backward kernels per target class and gradient")
@@ -37,8 +41,8 @@ function(convt3d_add_backward_kernel OUT_NAME gradient variant target_class targ
 endfunction()
 
 # Generates every backward kernel; appends the libraries to OUT_LIBS and writes the table
-# (one array per gradient: name, stride, groups, minimum channels, CPU kernels by CpuIsa,
-# CUDA kernel) to TABLE_FILE.
+# (one array per gradient: name, stride, groups, minimum input and output channels per
+# group, CPU kernels by CpuIsa, CUDA kernel) to TABLE_FILE.
 function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
     set(libs "")
     set(includes "")

@@ -23,6 +23,7 @@ public:
     Halide::GeneratorParam<int> vectors{"vectors", 2};
     Halide::GeneratorParam<int> tile_c{"tile_c", 4};
     Halide::GeneratorParam<int> vectorize_reduction{"vectorize_reduction", 1};
+    Halide::GeneratorParam<int> over_channels{"over_channels", 0};
     Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 2};
     Halide::GeneratorParam<int> channel_tile{"channel_tile", 4};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
@@ -39,7 +40,9 @@ protected:
                 BackwardAxis{stride_z, dilation_z, padding_z}};
     }
 
-    BackwardCpuKnobs cpu_knobs() { return {vectors, tile_c, vectorize_reduction, channel_vectors, channel_tile}; }
+    BackwardCpuKnobs cpu_knobs() {
+        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile};
+    }
     bool single_group() const { return fixed_groups == 1; }
     BackwardCudaKnobs cuda_knobs() { return {block_x, block_y}; }
     bool on_gpu() const { return this->get_target().has_gpu_feature(); }

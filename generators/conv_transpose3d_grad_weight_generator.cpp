@@ -40,7 +40,7 @@ public:
         if (on_gpu()) {
             convt3d::apply_per_element_cuda_schedule(funcs_.output, funcs_.accumulator, cuda_knobs());
         } else {
-            convt3d::apply_grad_weight_cpu_schedule(funcs_, get_target(), cpu_knobs(), single_group());
+            convt3d::apply_grad_weight_cpu_schedule(funcs_, get_target(), cpu_knobs());
         }
     }
 

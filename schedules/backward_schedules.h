@@ -14,7 +14,9 @@ struct BackwardCpuKnobs {
     int vectors = 2;              // grad_input: vectors of x per register tile
     int tile_c = 4;               // grad_input: input channels per register tile
     int vectorize_reduction = 1;  // grad_weight/grad_bias: vector lanes over x in the reduction
-    // Kernels compiled for groups == 1 vectorise over channels instead (see below):
+    // Vectorise over channels instead (the channel schedules below; set by the kernel
+    // variants whose preconditions guarantee enough channels):
+    int over_channels = 0;
     int channel_vectors = 2;      // vectors of channels per register tile
     int channel_tile = 4;         // grad_input: x positions per tile; grad_weight: input channels per tile
 };
@@ -50,7 +52,8 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 
 }  // namespace detail
 
-// grad_input for groups == 1: register tile of (channel_vectors * lanes) input channels x
+// grad_input over channels (for groups == 1: with groups, lanes that cross a group
+// boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
 // (packed once per call with input channels innermost) and broadcasts one grad_output value
 // per x position. Tasks are (z, channel tile, n).
@@ -96,12 +99,12 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
 }
 
 // grad_input: register tile of tile_c input channels x (vectors * lanes) x positions with
-// the reduction inside it; tasks are (z, channel tile, n) across the thread pool. Kernels
-// compiled for groups == 1 take the channel schedule above.
+// the reduction inside it; tasks are (z, channel tile, n) across the thread pool; or the
+// channel schedule above.
 inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Target &target,
-                                          const BackwardCpuKnobs &k, bool single_group) {
+                                          const BackwardCpuKnobs &k) {
     using namespace Halide;
-    if (single_group) {
+    if (k.over_channels) {
         apply_grad_input_cpu_channel_schedule(f, target, k);
         return;
     }
@@ -138,7 +141,7 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
         .unroll(aci);
 }
 
-// grad_weight for groups == 1: one task per (tile of channel_vectors * lanes output
+// grad_weight over output channels (any groups; vectors within a group): one task per (tile of channel_vectors * lanes output
 // channels, tile of channel_tile input channels), holding the tile's accumulators for every
 // kernel tap (output channels innermost). The reduction walks the batch and the input rows;
 // for each row every tap runs along it with its accumulators in registers: each step loads
@@ -191,12 +194,12 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
 }
 
 // grad_weight: one task per (output channel in group, input channel); inside it every
-// kernel tap reduces over the input positions, vectorised over x. Kernels compiled for
-// groups == 1 take the channel schedule above.
+// kernel tap reduces over the input positions, vectorised over x; or the channel schedule
+// above.
 inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Target &target,
-                                           const BackwardCpuKnobs &k, bool single_group) {
+                                           const BackwardCpuKnobs &k) {
     using namespace Halide;
-    if (single_group) {
+    if (k.over_channels) {
         apply_grad_weight_cpu_channel_schedule(f, target, k);
         return;
     }

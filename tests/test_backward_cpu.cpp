@@ -66,7 +66,7 @@ TEST_CASE("backward on every CPU ISA matches the reference on random parameters"
             if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
         }
     }
-    REQUIRE(kernels.size() >= 3);  // "", "g1", "generic"
+    REQUIRE(kernels.size() >= 4);  // "", "g1", "generic", "cv"
     const int count = scaled(kSmallCasesPerIsa), medium = scaled(kMediumCasesPerIsa);
     Coverage total;
     for (CpuIsa isa : isas) {
@@ -324,10 +324,12 @@ TEST_CASE("backward: CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE na
     for (float v : grads.grad_bias.to_vector()) CHECK(v == 0.5f * 4 * 4 * 4);
 }
 
-TEST_CASE("backward dispatch: the groups == 1 kernels where they apply, generic otherwise", "[cpu][backward][dispatch]") {
+TEST_CASE("backward dispatch: the channel-vector kernels where they apply, generic otherwise",
+          "[cpu][backward][dispatch]") {
     Params p = make_params(16, 32, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
     CHECK(backward_kernel_supports("grad_input", "g1", p));
-    CHECK(backward_kernel_supports("grad_weight", "g1", p));
+    CHECK(backward_kernel_supports("grad_weight", "cv", p));
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
     CHECK_FALSE(backward_kernel_supports("grad_bias", "g1", p));
     CHECK(backward_kernel_supports("grad_bias", "generic", p));
     CHECK_FALSE(backward_kernel_supports("grad_nothing", "generic", p));
@@ -341,14 +343,18 @@ TEST_CASE("backward dispatch: the groups == 1 kernels where they apply, generic 
     const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
     BackwardChoice c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p);
     CHECK(c.grad_input->kernel == "g1");
-    CHECK(c.grad_weight->kernel == "g1");
+    CHECK(c.grad_weight->kernel == "cv");
     CHECK(c.grad_bias->kernel == "generic");
     c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p, {"generic", std::nullopt});
     CHECK(c.grad_input->kernel == "generic");
     CHECK(c.grad_weight->kernel == "generic");
-    p.out_channels = 4;  // too few channels for the channel vectors
+    p.in_channels = 4;  // too few input channels for grad_input's channel vectors
     CHECK_FALSE(backward_kernel_supports("grad_input", "g1", p));
-    p.out_channels = 32;
-    p.groups = 2;
-    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
+    CHECK(backward_kernel_supports("grad_weight", "cv", p));
+    p.in_channels = 16;
+    p.groups = 2;  // g1 needs groups == 1; cv needs 8 output channels per group
+    CHECK_FALSE(backward_kernel_supports("grad_input", "g1", p));
+    CHECK(backward_kernel_supports("grad_weight", "cv", p));
+    p.groups = 8;
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "cv", p));
 }
