@@ -20,6 +20,9 @@
 using namespace convt3d;
 using namespace convt3d::testing;
 
+// The Halide runtime inside libconvt3d.a: its thread pool size (returns the old one).
+extern "C" int halide_set_num_threads(int n);
+
 namespace {
 
 constexpr int kSmallCasesPerIsa = 240;
@@ -357,4 +360,22 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
     CHECK(backward_kernel_supports("grad_weight", "cv", p));
     p.groups = 8;
     CHECK_FALSE(backward_kernel_supports("grad_weight", "cv", p));
+}
+
+TEST_CASE("backward results do not depend on the number of threads", "[cpu][backward]") {
+    std::mt19937 rng(test_seed(12, "threads"));
+    for (int i = 0; i < 6; i++) {
+        const std::string kernel = i % 3 == 0 ? "" : i % 3 == 1 ? "generic" : "cv";
+        const Case c = random_backward_case(rng, kernel, CaseSize::medium);
+        const BackwardInputs in = make_backward_inputs(rng, c, false);
+        INFO(describe(c) << ", kernel '" << kernel << "'");
+        const int before = halide_set_num_threads(1);
+        const BackwardRun one = run_backward_fenced(c, in, Device::cpu, {kernel, std::nullopt});
+        halide_set_num_threads(5);
+        const BackwardRun five = run_backward_fenced(c, in, Device::cpu, {kernel, std::nullopt});
+        halide_set_num_threads(before);
+        CHECK(bitwise_equal(one.grad_input, five.grad_input));
+        CHECK(bitwise_equal(one.grad_weight, five.grad_weight));
+        CHECK(bitwise_equal(one.grad_bias, five.grad_bias));
+    }
 }
