@@ -44,8 +44,9 @@ struct GradInputFuncs {
     Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
     Halide::RDom r;               // (kx, ky, kz, co within the group)
     Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
-    // Run-time conditions under which the inner loop simplifies (a unit x stride makes the
-    // grad_output loads dense). Schedules should specialise on them.
+    // Run-time conditions under which the inner loop simplifies (an x stride of 1 or 2 turns
+    // the grad_output loads of x vectors from gathers into dense or 2-strided loads).
+    // Schedules should specialise on them.
     std::vector<Halide::Expr> fast_paths;
 };
 
@@ -73,7 +74,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
                              reached(axes[2], f.z, f.r.z), co, f.n) *
         weight(f.r.x, f.r.y, f.r.z, f.r.w, f.c);
     f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
-    f.fast_paths.push_back(axes[0].stride == 1);
+    f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
     return f;
 }
 
@@ -83,7 +84,7 @@ struct GradWeightFuncs {
     Halide::Func padded_grad_output;
     Halide::RDom r;            // (x, y, z, n) over the input
     Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"};
-    std::vector<Halide::Expr> fast_paths;
+    std::vector<Halide::Expr> fast_paths;  // as for grad_input (loads along the input's x)
 };
 
 // input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above.
@@ -108,7 +109,7 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
         f.padded_grad_output(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
                              reached(axes[2], f.r.z, f.kz), co, f.r.w);
     f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
-    f.fast_paths.push_back(axes[0].stride == 1);
+    f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
     return f;
 }
 

@@ -206,6 +206,7 @@ inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Tar
     const int lanes = target.natural_vector_size<float>();
     Func out = f.output, acc = f.accumulator;
     Var task("task");
+    for (const Expr &fast : f.fast_paths) out.specialize(fast).fuse(f.co, f.ci, task).parallel(task);
     out.fuse(f.co, f.ci, task).parallel(task);
     detail::materialise_padded(f.padded_grad_output, lanes);
     acc.compute_at(out, f.kx);
