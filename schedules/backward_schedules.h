@@ -37,6 +37,20 @@ inline void materialise_padded(Halide::Func padded, int lanes) {
     padded.compute_root().fuse(v[3], v[4], cn).parallel(cn).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
 }
 
+// The same with channels innermost in memory (dense vectors over channels, or a channel loop
+// that walks one cache line after another).
+inline void materialise_channels_innermost(Halide::Func padded, int lanes) {
+    using namespace Halide;
+    const auto &v = padded.args();
+    Var zn("zn");
+    padded.compute_root()
+        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
+        .reorder(v[3], v[0], v[1], v[2], v[4])
+        .fuse(v[2], v[4], zn)
+        .parallel(zn)
+        .vectorize(v[3], lanes, TailStrategy::GuardWithIf);
+}
+
 // A reduction over r (r.x innermost, the contiguous axis of what it reads) computed per
 // output element: lanes of r.x are accumulated into a vector of partial sums, which is then
 // summed lane by lane. The order of additions is fixed, so results are deterministic.
@@ -55,8 +69,10 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 // grad_input over channels (for groups == 1: with groups, lanes that cross a group
 // boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
-// (packed once per call with input channels innermost) and broadcasts one grad_output value
-// per x position. Tasks are (z, channel tile, n).
+// (packed once per call as (ci, co, taps), input channels innermost) and broadcasts one
+// grad_output value per x position. The output channel is the innermost reduction loop and
+// grad_output is materialised with channels innermost, so both streams walk memory in order
+// (unet_up_k2s2 2.8x faster than taps innermost, avx2). Tasks are (z, channel tile, n).
 inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -64,10 +80,10 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     const int tile_c = lanes * k.channel_vectors, tile_x = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
-    detail::materialise_padded(f.padded_grad_output, lanes);
+    detail::materialise_channels_innermost(f.padded_grad_output, lanes);
     Func packed = f.weight.in(acc);
     const auto &wv = packed.args();
-    packed.compute_root().reorder_storage(wv[4], wv[0], wv[1], wv[2], wv[3]).reorder(wv[4], wv[0], wv[1], wv[2], wv[3]);
+    packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
 
     auto tile = [&](Stage s, int tc) {
         s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
@@ -92,7 +108,7 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     acc.update()
         .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
         .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, axi, f.r.x, f.r.y, f.r.z, f.r.w, axo)
+        .reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo)
         .vectorize(acl)
         .unroll(acv)
         .unroll(axi);
@@ -156,14 +172,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
-    const auto &v = f.padded_grad_output.args();
-    Var zn("zn");
-    f.padded_grad_output.compute_root()
-        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
-        .reorder(v[3], v[0], v[1], v[2], v[4])
-        .fuse(v[2], v[4], zn)
-        .parallel(zn)
-        .vectorize(v[3], lanes, TailStrategy::GuardWithIf);
+    detail::materialise_channels_innermost(f.padded_grad_output, lanes);
 
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {
