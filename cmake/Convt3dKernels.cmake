@@ -35,11 +35,18 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CONVT3D_SCHEDU
 
 # Reads the knobs for (target class, variant) from the schedule file into OUT as
 # "knob=value" generator parameters; the variant's entry overrides the class's "default".
+# Optional arguments: another schedule file and its top-level key (default: the forward's).
 function(convt3d_schedule_params OUT target_class variant)
-    file(READ "${CONVT3D_SCHEDULE_FILE}" json)
+    set(file "${CONVT3D_SCHEDULE_FILE}")
+    set(pass forward)
+    if (ARGC GREATER 4)
+        set(file "${ARGV3}")
+        set(pass "${ARGV4}")
+    endif ()
+    file(READ "${file}" json)
     set(params "")
     foreach (entry IN ITEMS default ${variant})
-        string(JSON knobs ERROR_VARIABLE missing GET "${json}" forward ${target_class} ${entry})
+        string(JSON knobs ERROR_VARIABLE missing GET "${json}" ${pass} ${target_class} ${entry})
         if (missing)
             continue()
         endif ()

@@ -3,6 +3,7 @@
 #include "convt3d/convt3d.h"
 
 #include "reference.h"
+#include "reference_backward.h"
 #include "test_support.h"
 
 #include <catch2/catch.hpp>
@@ -307,4 +308,88 @@ TEST_CASE("C API: the last error is per thread", "[c_api]") {
     t.join();
     CHECK(other.find("groups") != std::string::npos);
     CHECK(std::string(convt3d_last_error()).empty());  // this thread's last call succeeded
+}
+
+TEST_CASE("C API: backward matches the reference and the C++ API", "[c_api][backward]") {
+    std::mt19937 rng(test_seed(12, "c_api_backward"));
+    for (int i = 0; i < 12; i++) {
+        const Case c = random_case(rng, "generic");
+        INFO(describe(c));
+        const convt3d_params q = to_c(c.params);
+        const std::vector<float> x = random_values(rng, convt3d::numel(c.input_shape), true);
+        const std::vector<float> w = random_values(rng, convt3d::numel(convt3d::weight_shape(c.params)), true);
+        const convt3d::Shape out_shape = convt3d::output_shape(c.params, c.input_shape);
+        const std::vector<float> g = random_values(rng, convt3d::numel(out_shape), true);
+        std::vector<float> gi(x.size(), std::nanf("")), gw(w.size(), std::nanf(""));
+        std::vector<float> gb(static_cast<size_t>(c.params.out_channels), std::nanf(""));
+        REQUIRE(call([&] {
+                    return convt3d_backward(&q, CONVT3D_DEVICE_CPU, x.data(), c.input_shape.data(),
+                                            static_cast<int>(c.input_shape.size()), w.data(), g.data(),
+                                            static_cast<int64_t>(g.size()), gi.data(), gw.data(),
+                                            c.params.bias ? gb.data() : nullptr);
+                }) == CONVT3D_OK);
+        CHECK(std::string(convt3d_last_error()).empty());
+        // Small integers: every sum is exact, so the float32 results equal the reference.
+        const convt3d::reference::Gradients ref = convt3d::reference::backward(c.params, c.input_shape, x, w, g);
+        CHECK(compare(gi, ref.grad_input).mismatched == 0);
+        CHECK(compare(gw, ref.grad_weight).mismatched == 0);
+        if (c.params.bias) {
+            CHECK(compare(gb, ref.grad_bias).mismatched == 0);
+        } else {
+            for (float v : gb) CHECK(std::isnan(v));  // not requested, not written
+        }
+        // Only grad_weight.
+        std::vector<float> gw2(w.size(), std::nanf(""));
+        REQUIRE(call([&] {
+                    return convt3d_backward(&q, CONVT3D_DEVICE_CPU, x.data(), c.input_shape.data(),
+                                            static_cast<int>(c.input_shape.size()), w.data(), g.data(),
+                                            static_cast<int64_t>(g.size()), nullptr, gw2.data(), nullptr);
+                }) == CONVT3D_OK);
+        CHECK(compare(gw2, ref.grad_weight).mismatched == 0);
+    }
+}
+
+TEST_CASE("C API: backward errors come back as statuses with messages", "[c_api][backward]") {
+    const convt3d::Params p = make_params(2, 4, {2, 2, 2}, {2, 2, 2});
+    const convt3d_params q = to_c(p);
+    const int64_t in_shape[5] = {1, 2, 2, 3, 2};
+    const convt3d::Shape out_shape = convt3d::output_shape(p, convt3d::Shape(in_shape, in_shape + 5));
+    const int64_t n_out = convt3d::numel(out_shape);
+    const auto n_in = static_cast<size_t>(convt3d::numel(convt3d::Shape(in_shape, in_shape + 5)));
+    const auto n_w = static_cast<size_t>(convt3d::numel(convt3d::weight_shape(p)));
+    std::vector<float> x(n_in, 1.0f), w(n_w, 1.0f), g(static_cast<size_t>(n_out), 1.0f);
+    std::vector<float> gi(n_in), gw(n_w), gb(4);
+    auto backward = [&](const convt3d_params *pp, convt3d_device dev, const int64_t *shape, int rank, int64_t n,
+                        float *a, float *b, float *c) {
+        return call([&] {
+            return convt3d_backward(pp, dev, x.data(), shape, rank, w.data(), g.data(), n, a, b, c);
+        });
+    };
+    expect(backward(nullptr, CONVT3D_DEVICE_CPU, in_shape, 5, n_out, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"params is null"});
+    expect(backward(&q, static_cast<convt3d_device>(7), in_shape, 5, n_out, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"device=7"});
+    expect(backward(&q, CONVT3D_DEVICE_CPU, nullptr, 5, n_out, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"input_shape is null"});
+    expect(backward(&q, CONVT3D_DEVICE_CPU, in_shape, 3, n_out, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"input_rank=3"});
+    expect(backward(&q, CONVT3D_DEVICE_CPU, in_shape, 5, n_out + 1, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"grad_output_numel"});
+    expect(backward(&q, CONVT3D_DEVICE_CPU, in_shape, 5, n_out, nullptr, nullptr, nullptr), CONVT3D_INVALID_ARGUMENT,
+           {"no gradient requested"});
+    convt3d_params no_bias = q;
+    no_bias.bias = 0;
+    expect(backward(&no_bias, CONVT3D_DEVICE_CPU, in_shape, 5, n_out, gi.data(), gw.data(), gb.data()),
+           CONVT3D_INVALID_ARGUMENT, {"grad_bias", "bias=false"});
+    expect(call([&] {
+               return convt3d_backward(&q, CONVT3D_DEVICE_CPU, x.data(), in_shape, 5, w.data(), nullptr, n_out,
+                                       gi.data(), nullptr, nullptr);
+           }),
+           CONVT3D_INVALID_ARGUMENT, {"grad_output.data is null"});
+    if (!convt3d::cuda_available()) {
+        expect(backward(&q, CONVT3D_DEVICE_CUDA, in_shape, 5, n_out, gi.data(), gw.data(), gb.data()),
+               CONVT3D_BACKEND_ERROR, {"cuda"});
+    }
+    REQUIRE(backward(&q, CONVT3D_DEVICE_CPU, in_shape, 5, n_out, gi.data(), gw.data(), gb.data()) == CONVT3D_OK);
+    for (float v : gb) CHECK(v == float(n_out / 4));
 }

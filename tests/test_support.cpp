@@ -122,15 +122,13 @@ uint32_t fnv1a(const std::string &s, uint32_t h = 2166136261u) {
     return h;
 }
 
-// A buffer on `device` of `offset` + values.size() + `after` floats: `values` from
-// `offset` on, `fill` in the margins. The caller's view starts at data() + offset.
+}  // namespace
+
 Tensor placed(const std::vector<float> &values, int64_t offset, int64_t after, float fill, Device device) {
     std::vector<float> host(values.size() + static_cast<size_t>(offset + after), fill);
     std::copy(values.begin(), values.end(), host.begin() + offset);
     return Tensor::from_vector(host, {static_cast<int64_t>(host.size())}).to(device);
 }
-
-}  // namespace
 
 Case random_case(std::mt19937 &rng, const std::string &kernel, CaseSize size) {
     const Hints hints = hints_from_name(kernel);

@@ -52,6 +52,10 @@ Inputs make_inputs(std::mt19937 &rng, const Case &c, bool integers);
 // The reference output for these inputs, computed from the host vectors only.
 std::vector<double> reference_output(const Case &c, const Inputs &in);
 
+// A buffer on `device` of `offset` + values.size() + `after` floats: `values` from
+// `offset` on, `fill` in the margins. The caller's view starts at data() + offset.
+Tensor placed(const std::vector<float> &values, int64_t offset, int64_t after, float fill, Device device);
+
 // One call on `device` (inputs copied there with Tensor::to) into an output that is
 // poisoned with NaN and lives in the middle of a larger buffer fenced with sentinels,
 // so unwritten elements and writes outside the output are both seen.

@@ -35,6 +35,13 @@ convt3d::Shape to_shape(const int64_t *shape, int rank) {
     return convt3d::Shape(shape, shape + rank);
 }
 
+convt3d::Device to_device(convt3d_device device) {
+    if (device != CONVT3D_DEVICE_CPU && device != CONVT3D_DEVICE_CUDA) {
+        throw convt3d::Error("convt3d: device=" + std::to_string(static_cast<int>(device)) + " is not a device");
+    }
+    return device == CONVT3D_DEVICE_CUDA ? convt3d::Device::cuda : convt3d::Device::cpu;
+}
+
 template<typename F>
 convt3d_status guarded(F &&f) {
     try {
@@ -88,9 +95,7 @@ convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device, c
                                const int64_t *input_shape, int input_rank, const float *weight, const float *bias,
                                float *output, int64_t output_numel) {
     return guarded([&] {
-        if (device != CONVT3D_DEVICE_CPU && device != CONVT3D_DEVICE_CUDA) {
-            throw convt3d::Error("convt3d: device=" + std::to_string(static_cast<int>(device)) + " is not a device");
-        }
+        const convt3d::Device d = to_device(device);
         const convt3d::Params params = to_params(p);
         const convt3d::Shape in_shape = to_shape(input_shape, input_rank);
         const convt3d::Shape out_shape = convt3d::output_shape(params, in_shape);
@@ -98,12 +103,32 @@ convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device, c
             throw convt3d::Error("convt3d: output_numel=" + std::to_string(output_numel) + " does not match output shape " +
                                  convt3d::shape_to_string(out_shape));
         }
-        const convt3d::Device d = device == CONVT3D_DEVICE_CUDA ? convt3d::Device::cuda : convt3d::Device::cpu;
         const convt3d::ConstTensorView bias_view{bias, {params.out_channels}, d};
         if (params.bias && !bias) throw convt3d::Error("convt3d: bias is null but params.bias is set");
         if (!params.bias && bias) throw convt3d::Error("convt3d: bias was given but params.bias is 0");
         convt3d::conv_transpose3d({input, in_shape, d}, {weight, convt3d::weight_shape(params), d},
                                   bias ? &bias_view : nullptr, {output, out_shape, d}, params);
+    });
+}
+
+convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device, const float *input,
+                                const int64_t *input_shape, int input_rank, const float *weight,
+                                const float *grad_output, int64_t grad_output_numel, float *grad_input,
+                                float *grad_weight, float *grad_bias) {
+    return guarded([&] {
+        const convt3d::Device d = to_device(device);
+        const convt3d::Params params = to_params(p);
+        const convt3d::Shape in_shape = to_shape(input_shape, input_rank);
+        const convt3d::Shape out_shape = convt3d::output_shape(params, in_shape);
+        if (grad_output_numel != convt3d::numel(out_shape)) {
+            throw convt3d::Error("convt3d: grad_output_numel=" + std::to_string(grad_output_numel) +
+                                 " does not match output shape " + convt3d::shape_to_string(out_shape));
+        }
+        const convt3d::TensorView gi{grad_input, in_shape, d}, gw{grad_weight, convt3d::weight_shape(params), d},
+            gb{grad_bias, {params.out_channels}, d};
+        convt3d::conv_transpose3d_backward({grad_output, out_shape, d}, {input, in_shape, d},
+                                           {weight, convt3d::weight_shape(params), d}, grad_input ? &gi : nullptr,
+                                           grad_weight ? &gw : nullptr, grad_bias ? &gb : nullptr, params);
     });
 }
 

@@ -5,6 +5,7 @@
 //
 //   convt3d_cli_test PATH_TO_convt3d WORK_DIR
 #include "reference.h"
+#include "reference_backward.h"
 
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
@@ -161,6 +162,63 @@ void good_case(const std::string &name, const Params &p, const Shape &in_shape, 
     check(rel <= 1e-5, name + ": max |y - ref| / max |ref| = " + buf + " <= 1e-5");
 }
 
+// max |got - ref| / max |ref| of a written .npy against the reference, or infinity when
+// the file is missing, unreadable or of another shape.
+double npy_error(const std::string &name, const std::vector<double> &ref, const Shape &shape) {
+    xt::xarray<float> got;
+    try {
+        got = xt::load_npy<float, xt::layout_type::row_major>(path(name));
+    } catch (const std::exception &) {
+        return INFINITY;
+    }
+    if (Shape(got.shape().begin(), got.shape().end()) != shape) return INFINITY;
+    double max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < ref.size(); i++) {
+        max_ref = std::max(max_ref, std::fabs(ref[i]));
+        max_err = std::max(max_err, std::isfinite(got.data()[i]) ? std::fabs(got.data()[i] - ref[i]) : INFINITY);
+    }
+    return max_err / std::max(max_ref, 1e-30);
+}
+
+// A `backward` run that must succeed and write the requested gradients (those named in
+// `grads`, a subset of "input", "weight", "bias"), each matching the reference.
+void good_backward_case(const std::string &name, const Params &p, const Shape &in_shape, std::mt19937 &rng,
+                        const std::vector<std::string> &grads, const std::vector<std::string> &extra = {}) {
+    const std::vector<float> x = uniform(rng, numel(in_shape));
+    const std::vector<float> w = uniform(rng, numel(weight_shape(p)));
+    const Shape out_shape = reference::output_shape(p, in_shape);
+    const std::vector<float> g = uniform(rng, numel(out_shape));
+    save("x.npy", x, in_shape);
+    save("w.npy", w, weight_shape(p));
+    save("g.npy", g, out_shape);
+    std::vector<std::string> args{"backward", "--input", path("x.npy"), "--weight", path("w.npy"), "--grad-output",
+                                  path("g.npy"), "--stride", triple(p.stride), "--padding", triple(p.padding),
+                                  "--output-padding", triple(p.output_padding), "--dilation", triple(p.dilation),
+                                  "--groups", std::to_string(p.groups)};
+    for (const char *which : {"input", "weight", "bias"}) fs::remove(path(std::string("grad_") + which + ".npy"));
+    for (const std::string &which : grads) {
+        args.insert(args.end(), {"--grad-" + which, path("grad_" + which + ".npy")});
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Result r = run(args);
+    check(r.status == 0, name + ": exit 0 (" + one_line(r.err) + ")");
+    if (r.status != 0) return;
+    const reference::Gradients ref = reference::backward(p, in_shape, x, w, g);
+    for (const std::string &which : {std::string("input"), std::string("weight"), std::string("bias")}) {
+        const bool wanted = std::find(grads.begin(), grads.end(), which) != grads.end();
+        if (!wanted) {
+            check(!fs::exists(path("grad_" + which + ".npy")), name + ": grad_" + which + " not written");
+            continue;
+        }
+        const double e = which == "input"    ? npy_error("grad_input.npy", ref.grad_input, in_shape)
+                         : which == "weight" ? npy_error("grad_weight.npy", ref.grad_weight, weight_shape(p))
+                                             : npy_error("grad_bias.npy", ref.grad_bias, {p.out_channels});
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.2e", e);
+        check(e <= 1e-5, name + ": grad_" + which + " max error / max |ref| = " + buf + " <= 1e-5");
+    }
+}
+
 // A run that must fail with one "convt3d: error:" line and a non-zero exit.
 void bad_case(const std::string &what, const std::vector<std::string> &args) {
     const Result r = run(args);
@@ -222,6 +280,30 @@ int main(int argc, char **argv) {
                   params(2, 3, {2, 2, 2}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1, true), {1, 2, 3, 3, 3}, rng,
                   {"--stride", "2", "--padding", "1", "--output-padding", "1", "--kernel-size", "2"},
                   /*pass_hyper=*/false);
+
+        // ---- backward: the requested gradients, matching the reference ----
+        const Params grouped = params(4, 6, {3, 2, 2}, {2, 1, 2}, {1, 0, 1}, {1, 0, 0}, {1, 2, 1}, 2, true);
+        good_backward_case("backward, all three gradients", grouped, {2, 4, 3, 4, 5}, rng, {"input", "weight", "bias"});
+        good_backward_case("backward, grad_weight only, unbatched, forced ISA", grouped, {4, 3, 4, 5}, rng, {"weight"},
+                           {"--isa", "sse41", "--kernel", "generic"});
+        good_backward_case("backward, grad_input and grad_bias",
+                           params(3, 5, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 0, 0}, {1, 1, 1}, 1, true), {1, 3, 2, 3, 4},
+                           rng, {"input", "bias"});
+        {
+            save("gbad.npy", std::vector<float>(7, 0.0f), {7});
+            const std::vector<std::string> b{"backward", "--input", path("x.npy"), "--weight", path("w.npy")};
+            auto bwd = [&](std::vector<std::string> extra) {
+                std::vector<std::string> a = b;
+                a.insert(a.end(), extra.begin(), extra.end());
+                return a;
+            };
+            bad_case("backward without a gradient to write", bwd({"--grad-output", path("g.npy")}));
+            bad_case("backward without --grad-output", bwd({"--grad-input", path("gi.npy")}));
+            bad_case("backward with grad_output of the wrong shape",
+                     bwd({"--grad-output", path("gbad.npy"), "--grad-input", path("gi.npy")}));
+            bad_case("backward with a missing grad_output file",
+                     bwd({"--grad-output", path("nope.npy"), "--grad-weight", path("gw.npy")}));
+        }
 
         // ---- runs that must fail cleanly ----
         const std::vector<float> x = uniform(rng, 4 * 27), w = uniform(rng, 4 * 3 * 8);

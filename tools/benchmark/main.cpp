@@ -4,7 +4,10 @@
 // libraries, so that the timings compare the same computation.
 //
 //   convt3d-benchmark [--suite FILE] [--cases a,b] [--repeats N] [--threads N] [--markdown]
-//                     [--device cpu|cuda]
+//                     [--device cpu|cuda] [--pass forward|backward]
+// --pass backward (CPU) times the gradient kernels instead: grad_input against oneDNN's
+// deconvolution backward_data and grad_weight (+ grad_bias) against backward_weights, one row
+// each per case.
 #include "machine_peak.h"
 #include "runners.h"
 #include "suite.h"
@@ -90,10 +93,12 @@ void print_table(const std::vector<Row> &rows, bool markdown, const std::string 
                         r.check.c_str());
         }
     } else {
-        std::printf("%-18s %11s %11s %8s %9s %7s  %-26s %s\n", "case", "convt3d ms", (baseline + " ms").c_str(),
+        int w = 18;  // the case column, wide enough for every name
+        for (const Row &r : rows) w = std::max(w, static_cast<int>(r.name.size()));
+        std::printf("%-*s %11s %11s %8s %9s %7s  %-26s %s\n", w, "case", "convt3d ms", (baseline + " ms").c_str(),
                     "ratio", "GFLOP/s", "%peak", "convt3d kernel", "outputs agree");
         for (const Row &r : rows) {
-            std::printf("%-18s %11s %11s %8s %9s %7s  %-26s %s\n", r.name.c_str(), r.ours_ms.c_str(),
+            std::printf("%-*s %11s %11s %8s %9s %7s  %-26s %s\n", w, r.name.c_str(), r.ours_ms.c_str(),
                         r.theirs_ms.c_str(), r.ratio.c_str(), r.gflops.c_str(), r.peak.c_str(), r.kernel.c_str(),
                         r.check.c_str());
         }
@@ -104,7 +109,7 @@ void print_table(const std::vector<Row> &rows, bool markdown, const std::string 
 
 int main(int argc, char **argv) {
     CLI::App app{"convt3d-benchmark: convt3d vs oneDNN (CPU) or cuDNN (CUDA) on the benchmark suite"};
-    std::string suite_path = CONVT3D_DEFAULT_SUITE, only, device_name = "cpu";
+    std::string suite_path = CONVT3D_DEFAULT_SUITE, only, device_name = "cpu", pass = "forward";
     int repeats = 10, threads = 0;
     bool markdown = false;
     app.add_option("--suite", suite_path, "suite.json")->capture_default_str();
@@ -115,6 +120,9 @@ int main(int argc, char **argv) {
     app.add_option("--threads", threads, "CPU threads for both libraries (default: all cores)")
         ->check(CLI::PositiveNumber);
     app.add_option("--device", device_name)->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+    app.add_option("--pass", pass, "forward, or backward (gradients; CPU only)")
+        ->check(CLI::IsMember({"forward", "backward"}))
+        ->capture_default_str();
     app.add_flag("--markdown", markdown, "print a Markdown table (for BENCHMARKS.md)");
     CLI11_PARSE(app, argc, argv);
 
@@ -122,6 +130,11 @@ int main(int argc, char **argv) {
     const int nthreads = threads > 0 ? threads : hw;
     reexec_with_threads(nthreads, argv);
     const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
+    const bool backward = pass == "backward";
+    if (backward && device == Device::cuda) {
+        std::fprintf(stderr, "convt3d-benchmark: --pass backward compares with oneDNN on the CPU only\n");
+        return 1;
+    }
 
     try {
         std::vector<SuiteCase> cases;
@@ -179,49 +192,67 @@ int main(int argc, char **argv) {
         bool mismatch = false;
         for (const SuiteCase &c : cases) {
             const CaseData data = make_case_data(c);
-            RunResult ours, theirs;
-            if (device == Device::cpu) {
-                ours = run_convt3d_cpu(c, data, repeats);
-                theirs = run_onednn(c, data, repeats);
-            } else {
-#ifdef CONVT3D_BENCH_CUDA
-                ours = run_convt3d_cuda(c, data, repeats);
-#ifdef CONVT3D_BENCH_CUDNN
-                theirs = run_cudnn(c, data, repeats);
-#else
-                theirs.why = "cuDNN not found at build time";
-#endif
-#endif
-            }
-            Row row{c.name, "n/a", "n/a", "n/a", "n/a", "n/a", ours.what, "n/a"};
-            if (ours.median_ms > 0) {
-                const double gflops = c.flops() / ours.median_ms / 1e6;
-                row.ours_ms = fmt("%.2f", ours.median_ms);
-                row.gflops = fmt("%.1f", gflops);
-                if (peak > 0) row.peak = fmt("%.1f%%", 100 * gflops / peak);
-            } else {
-                row.kernel = "failed";
-                notes.push_back(c.name + ": convt3d failed: " + ours.why);
-                mismatch = true;
-            }
-            if (theirs.median_ms > 0) {
-                row.theirs_ms = fmt("%.2f", theirs.median_ms);
-                notes.push_back(c.name + ": " + baseline + " " + theirs.what);
-                if (ours.median_ms > 0) {
-                    row.ratio = fmt("%.2fx", theirs.median_ms / ours.median_ms);
-                    ratios.push_back(theirs.median_ms / ours.median_ms);
-                    const double diff = relative_difference(ours.y, theirs.y);
-                    const bool agree = diff <= kCrossCheckTolerance;
-                    row.check = (agree ? "yes " : "NO ") + fmt("(%.1e)", diff);
-                    mismatch = mismatch || !agree;
+            // One comparison per row: the forward pass, or each gradient.
+            struct Comparison {
+                std::string name;
+                RunResult ours, theirs;
+            };
+            std::vector<Comparison> comparisons;
+            if (backward) {
+                const std::vector<float> g = make_grad_output(data);
+                for (const Gradient which : {Gradient::input, Gradient::weight}) {
+                    comparisons.push_back({c.name + (which == Gradient::input ? "/grad_input" : "/grad_weight"),
+                                           run_convt3d_cpu_backward(c, data, g, which, repeats),
+                                           run_onednn_backward(c, data, g, which, repeats)});
                 }
             } else {
-                notes.push_back(c.name + ": " + baseline + " did not run: " + theirs.why);
+                RunResult ours, theirs;
+                if (device == Device::cpu) {
+                    ours = run_convt3d_cpu(c, data, repeats);
+                    theirs = run_onednn(c, data, repeats);
+                } else {
+#ifdef CONVT3D_BENCH_CUDA
+                    ours = run_convt3d_cuda(c, data, repeats);
+#ifdef CONVT3D_BENCH_CUDNN
+                    theirs = run_cudnn(c, data, repeats);
+#else
+                    theirs.why = "cuDNN not found at build time";
+#endif
+#endif
+                }
+                comparisons.push_back({c.name, ours, theirs});
             }
-            rows.push_back(row);
-            if (isatty(STDERR_FILENO)) {  // progress on a terminal; the table comes at the end
-                std::fprintf(stderr, "  %-18s convt3d %s ms, %s %s ms\n", c.name.c_str(), row.ours_ms.c_str(),
-                             baseline.c_str(), row.theirs_ms.c_str());
+            for (const auto &[name, ours, theirs] : comparisons) {
+                Row row{name, "n/a", "n/a", "n/a", "n/a", "n/a", ours.what, "n/a"};
+                if (ours.median_ms > 0) {
+                    const double gflops = c.flops() / ours.median_ms / 1e6;
+                    row.ours_ms = fmt("%.2f", ours.median_ms);
+                    row.gflops = fmt("%.1f", gflops);
+                    if (peak > 0) row.peak = fmt("%.1f%%", 100 * gflops / peak);
+                } else {
+                    row.kernel = "failed";
+                    notes.push_back(name + ": convt3d failed: " + ours.why);
+                    mismatch = true;
+                }
+                if (theirs.median_ms > 0) {
+                    row.theirs_ms = fmt("%.2f", theirs.median_ms);
+                    notes.push_back(name + ": " + baseline + " " + theirs.what);
+                    if (ours.median_ms > 0) {
+                        row.ratio = fmt("%.2fx", theirs.median_ms / ours.median_ms);
+                        ratios.push_back(theirs.median_ms / ours.median_ms);
+                        const double diff = relative_difference(ours.y, theirs.y);
+                        const bool agree = diff <= kCrossCheckTolerance;
+                        row.check = (agree ? "yes " : "NO ") + fmt("(%.1e)", diff);
+                        mismatch = mismatch || !agree;
+                    }
+                } else {
+                    notes.push_back(name + ": " + baseline + " did not run: " + theirs.why);
+                }
+                rows.push_back(row);
+                if (isatty(STDERR_FILENO)) {  // progress on a terminal; the table comes at the end
+                    std::fprintf(stderr, "  %-18s convt3d %s ms, %s %s ms\n", name.c_str(), row.ours_ms.c_str(),
+                                 baseline.c_str(), row.theirs_ms.c_str());
+                }
             }
         }
         print_table(rows, markdown, baseline);

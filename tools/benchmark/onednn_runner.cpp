@@ -9,7 +9,7 @@
 #include <optional>
 
 #ifdef CONVT3D_HAVE_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
+#include "onednn_common.h"
 #endif
 
 namespace convt3d::bench {
@@ -28,16 +28,6 @@ std::string onednn_description() { return "unavailable (not found at build time)
 
 namespace {
 
-// PyPI's oneDNN is a SYCL build: its CPU engine is the SYCL CPU device, which the DPC++
-// runtime reaches through the OpenCL ICD loader. The pip packages ship Intel's OpenCL CPU
-// runtime (libintelocl.so) but register it nowhere (/etc/OpenCL/vendors), so the loader must
-// be pointed at it before the SYCL runtime first enumerates platforms.
-void point_opencl_loader_at_cpu_runtime() {
-#ifdef CONVT3D_ONEDNN_OPENCL_ICD
-    setenv("OCL_ICD_FILENAMES", CONVT3D_ONEDNN_OPENCL_ICD, /*overwrite=*/0);
-#endif
-}
-
 const char *runtime_name(unsigned r) {
     switch (r) {
     case DNNL_RUNTIME_SEQ: return "sequential";
@@ -49,14 +39,6 @@ const char *runtime_name(unsigned r) {
 #endif
     default: return "other";
     }
-}
-
-template<typename F>
-void for_each_float(dnnl::memory &m, F &&f) {
-    float *p = m.map_data<float>();
-    const size_t n = m.get_desc().get_size() / sizeof(float);
-    for (size_t i = 0; i < n; i++) f(p[i], i);
-    m.unmap_data(p);
 }
 
 }  // namespace
@@ -85,25 +67,10 @@ RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats) {
         const Params &p = c.params;
         engine eng(engine::kind::cpu, 0);
         stream s(eng);
-        const memory::dims src_dims(d.x_shape.begin(), d.x_shape.end());
-        const memory::dims dst_dims(d.y_shape.begin(), d.y_shape.end());
-        const int64_t g = p.groups;
-        const memory::dim kd = p.kernel_size[0], kh = p.kernel_size[1], kw = p.kernel_size[2];
-        // oneDNN's deconvolution weights are (O, I, k...) or, grouped, (G, O/G, I/G, k...) as
-        // logical dims. PyTorch's ConvTranspose3d weight (Cin, Cout/g, k...) is, in memory,
-        // input channels outside output channels: format tags iodhw and giodhw.
-        const memory::dims w_dims = g == 1 ? memory::dims{p.out_channels, p.in_channels, kd, kh, kw}
-                                           : memory::dims{g, p.out_channels / g, p.in_channels / g, kd, kh, kw};
-        const tag w_user_tag = g == 1 ? tag::iodhw : tag::giodhw;
-        const memory::dims strides(p.stride.begin(), p.stride.end());
-        memory::dims dilates, pad_l, pad_r;
-        for (int i = 0; i < 3; i++) {
-            dilates.push_back(p.dilation[i] - 1);  // oneDNN counts dilation from 0
-            pad_l.push_back(p.padding[i]);
-            // The output is (in-1)*stride - pad_l - pad_r + dil*(k-1) + 1: output_padding
-            // extends the right edge, so it reduces the right padding.
-            pad_r.push_back(p.padding[i] - p.output_padding[i]);
-        }
+        const OnednnGeometry geo(c, d);
+        const memory::dims &src_dims = geo.src_dims, &dst_dims = geo.dst_dims, &w_dims = geo.w_dims;
+        const memory::dims &strides = geo.strides, &dilates = geo.dilates, &pad_l = geo.pad_l, &pad_r = geo.pad_r;
+        const tag w_user_tag = geo.w_user_tag;
         const memory::desc src_any(src_dims, dt::f32, tag::any), dst_any(dst_dims, dt::f32, tag::any),
             w_any(w_dims, dt::f32, tag::any), b_md({p.out_channels}, dt::f32, tag::a);
         const auto pk = prop_kind::forward_inference;

@@ -20,6 +20,16 @@ RunResult run_convt3d_cpu(const SuiteCase &c, const CaseData &d, int repeats);
 RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats);
 std::string onednn_description();  // version and runtime, or why it is unavailable
 
+// --pass backward: grad_input (against oneDNN's deconvolution backward_data), or grad_weight
+// with grad_bias when the case has a bias (against backward_weights), for a grad_output made
+// by make_grad_output. RunResult::y holds the gradient (then grad_bias) for the cross-check.
+enum class Gradient { input, weight };
+std::vector<float> make_grad_output(const CaseData &d);
+RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                                   Gradient which, int repeats);
+RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                              Gradient which, int repeats);
+
 #ifdef CONVT3D_BENCH_CUDA
 // convt3d's CUDA kernels, timed with cudaEvents on the stream they run on (cuda_runner.cpp).
 RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats);

@@ -50,6 +50,15 @@ convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device,
                                const float *weight, const float *bias,
                                float *output, int64_t output_numel);
 
+/* Training: gradients given grad_output = dL/d(output) (grad_output_numel elements, the
+ * output shape). input and weight are always required. Each of grad_input (input shape),
+ * grad_weight (weight shape) and grad_bias (out_channels values, only when p->bias) may be
+ * NULL, and is then not computed; at least one must be given. Deterministic (no atomics). */
+convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device,
+                                const float *input, const int64_t *input_shape, int input_rank,
+                                const float *weight, const float *grad_output, int64_t grad_output_numel,
+                                float *grad_input, float *grad_weight, float *grad_bias);
+
 /* Message of the last failed call on this thread ("" if none). */
 const char *convt3d_last_error(void);
 

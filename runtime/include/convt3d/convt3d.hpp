@@ -142,6 +142,47 @@ KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorVie
 Tensor conv_transpose3d(const Tensor &input, const Tensor &weight, const Tensor *bias,
                         const Params &p, const DispatchOptions &opts = {});
 
+// Training: the gradients of a loss L w.r.t. input, weight and bias, given
+// grad_output = dL/d(output). Gather-form kernels (no atomics): the results are bitwise
+// identical from run to run.
+struct GradientRequest {
+    bool input = true;
+    bool weight = true;
+    bool bias = true;  // ignored (nothing computed) when the parameters have bias=false
+};
+
+// Which kernel computed each gradient (empty for gradients not computed).
+struct BackwardChoice {
+    std::optional<KernelChoice> grad_input, grad_weight, grad_bias;
+};
+
+// Gradients that were not requested are undefined tensors.
+struct Gradients {
+    Tensor grad_input;   // input.shape
+    Tensor grad_weight;  // weight_shape(p)
+    Tensor grad_bias;    // (out_channels)
+};
+
+// Names of the compiled kernels of one gradient ("grad_input", "grad_weight" or
+// "grad_bias"), most specialised first; "generic" is last. Empty for another name.
+std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device);
+// Whether that gradient's kernel of this name exists and its preconditions hold.
+bool backward_kernel_supports(const std::string &gradient, const std::string &kernel, const Params &p);
+
+// The view form: every view lives on one device; input, weight and grad_output are always
+// required (grad_output of output_shape(p, input.shape)); each non-null grad_* view is
+// overwritten with that gradient and must have its shape (grad_bias only when p.bias). At
+// least one gradient must be requested. opts.kernel forces the kernel of that name for each
+// computed gradient that has one (grad_bias has only "generic"; an Error if none has it);
+// the CPU ISA can also be forced with CONVT3D_CPU_ISA.
+BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, const ConstTensorView &input,
+                                         const ConstTensorView &weight, const TensorView *grad_input,
+                                         const TensorView *grad_weight, const TensorView *grad_bias,
+                                         const Params &p, const DispatchOptions &opts = {});
+Gradients conv_transpose3d_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
+                                    const Params &p, const GradientRequest &which = {},
+                                    const DispatchOptions &opts = {});
+
 // A module that owns its weight and bias, initialised as torch.nn.ConvTranspose3d:
 // U(-sqrt(k), sqrt(k)) with k = groups / (out_channels * kD * kH * kW), from a seed.
 class ConvTranspose3d {
@@ -158,6 +199,9 @@ public:
 
     ConvTranspose3d &to(Device device);  // moves weight and bias
     Tensor forward(const Tensor &input, const DispatchOptions &opts = {}) const;
+    // Gradients for this module's weight and bias at `input`; grad_bias only with bias.
+    Gradients backward(const Tensor &input, const Tensor &grad_output, const GradientRequest &which = {},
+                       const DispatchOptions &opts = {}) const;
     Shape output_shape(const Shape &input_shape) const;
 
 private:

@@ -1,0 +1,136 @@
+// The ConvTranspose3d backward algorithms (gradients w.r.t. input, weight and bias),
+// written once and shared by the three backward generators. No scheduling here: schedules
+// live in schedules/backward_schedules.h.
+//
+// All three are gather forms: every gradient element is one ordered reduction, so results
+// are deterministic (no atomics, no scatter). On one axis the forward pass connects input
+// position i, kernel tap k and output position o when o = i * stride - padding + k * dilation,
+// so with g = dL/d(output):
+//   grad_input(i, ci)         = sum over k, co in ci's group of g(i*s - p + k*d, co) * w(k, co_g, ci)
+//                               (an ordinary strided, dilated, grouped convolution of g)
+//   grad_weight(k, co_g, ci)  = sum over n, i of x(i, ci, n) * g(i*s - p + k*d, co, n)
+//   grad_bias(co)             = sum over n and positions of g(o, co, n)
+// where g is zero outside its bounds. Halide dimension order is the reverse of PyTorch's:
+// tensors are (x=W, y=H, z=D, c, n) and the weight is (kx, ky, kz, co_g, ci).
+#pragma once
+
+#include "Halide.h"
+
+#include <array>
+#include <vector>
+
+namespace convt3d {
+
+// Run-time geometry of one axis.
+struct BackwardAxis {
+    Halide::Expr stride, dilation, padding;
+};
+
+// The output position that input position i reaches through kernel tap k.
+inline Halide::Expr reached(const BackwardAxis &a, const Halide::Expr &i, const Halide::Expr &k) {
+    return i * a.stride - a.padding + k * a.dilation;
+}
+
+// grad_output, zero outside its spatial extent (channels and batch are always inside).
+inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &extent) {
+    return Halide::BoundaryConditions::constant_exterior(
+        grad_output, 0.0f, {{0, extent[0]}, {0, extent[1]}, {0, extent[2]}});
+}
+
+struct GradInputFuncs {
+    Halide::Func output;          // (x, y, z, ci, n)
+    Halide::Func accumulator;     // zero, then the reduction over r
+    Halide::Func padded_grad_output;
+    Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
+    Halide::RDom r;               // (kx, ky, kz, co within the group)
+    Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
+    // Run-time conditions under which the inner loop simplifies (an x stride of 1 or 2 turns
+    // the grad_output loads of x vectors from gathers into dense or 2-strided loads).
+    // Schedules should specialise on them.
+    std::vector<Halide::Expr> fast_paths;
+};
+
+// grad_output: (x, y, z, co, n) with spatial extents grad_output_extent; weight:
+// (kx, ky, kz, co_g, ci) with kernel extents kernel_extent. single_group: groups is known
+// to be 1, so the output channel no longer depends on the input channel.
+inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &grad_output_extent,
+                                        const Halide::Func &weight, const std::array<Halide::Expr, 3> &kernel_extent,
+                                        const std::array<BackwardAxis, 3> &axes,
+                                        const Halide::Expr &in_channels_per_group,
+                                        const Halide::Expr &out_channels_per_group, bool single_group = false) {
+    using namespace Halide;
+    GradInputFuncs f;
+    f.weight = weight;
+    f.output = Func("grad_input");
+    f.accumulator = Func("grad_input_accumulator");
+    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
+    f.r = RDom({{0, kernel_extent[0]}, {0, kernel_extent[1]}, {0, kernel_extent[2]}, {0, out_channels_per_group}},
+               "r");
+    Expr group = single_group ? Expr(0) : f.c / in_channels_per_group;
+    Expr co = group * out_channels_per_group + f.r.w;
+    f.accumulator(f.x, f.y, f.z, f.c, f.n) = 0.0f;
+    f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
+        f.padded_grad_output(reached(axes[0], f.x, f.r.x), reached(axes[1], f.y, f.r.y),
+                             reached(axes[2], f.z, f.r.z), co, f.n) *
+        weight(f.r.x, f.r.y, f.r.z, f.r.w, f.c);
+    f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
+    f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
+    return f;
+}
+
+struct GradWeightFuncs {
+    Halide::Func output;       // (kx, ky, kz, co_g, ci)
+    Halide::Func accumulator;  // zero, then the reduction over r
+    Halide::Func padded_grad_output;
+    Halide::RDom r;            // (x, y, z, n) over the input
+    Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"};
+    std::vector<Halide::Expr> fast_paths;  // as for grad_input (loads along the input's x)
+};
+
+// input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above.
+// single_group: groups is known to be 1.
+inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::array<Halide::Expr, 4> &input_extent,
+                                          const Halide::Func &grad_output,
+                                          const std::array<Halide::Expr, 3> &grad_output_extent,
+                                          const std::array<BackwardAxis, 3> &axes,
+                                          const Halide::Expr &in_channels_per_group,
+                                          const Halide::Expr &out_channels_per_group, bool single_group = false) {
+    using namespace Halide;
+    GradWeightFuncs f;
+    f.output = Func("grad_weight");
+    f.accumulator = Func("grad_weight_accumulator");
+    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
+    f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
+    Expr group = single_group ? Expr(0) : f.ci / in_channels_per_group;
+    Expr co = group * out_channels_per_group + f.co;
+    f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
+    f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) +=
+        input(f.r.x, f.r.y, f.r.z, f.ci, f.r.w) *
+        f.padded_grad_output(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
+                             reached(axes[2], f.r.z, f.kz), co, f.r.w);
+    f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
+    f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
+    return f;
+}
+
+struct GradBiasFuncs {
+    Halide::Func output;       // (co)
+    Halide::Func accumulator;  // zero, then the reduction over r
+    Halide::RDom r;            // (x, y, z, n) over grad_output
+    Halide::Var c{"c"};
+};
+
+// grad_output: (x, y, z, co, n) with extents (x, y, z, n).
+inline GradBiasFuncs define_grad_bias(const Halide::Func &grad_output, const std::array<Halide::Expr, 4> &extent) {
+    using namespace Halide;
+    GradBiasFuncs f;
+    f.output = Func("grad_bias");
+    f.accumulator = Func("grad_bias_accumulator");
+    f.r = RDom({{0, extent[0]}, {0, extent[1]}, {0, extent[2]}, {0, extent[3]}}, "r");
+    f.accumulator(f.c) = 0.0f;
+    f.accumulator(f.c) += grad_output(f.r.x, f.r.y, f.r.z, f.c, f.r.w);
+    f.output(f.c) = f.accumulator(f.c);
+    return f;
+}
+
+}  // namespace convt3d

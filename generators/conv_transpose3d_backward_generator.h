@@ -1,0 +1,74 @@
+// What the backward generators share: the run-time geometry Inputs (in the same order as
+// the forward kernel's), the schedule knobs of schedules/backward_schedules.h as generator
+// parameters, and estimates. Each gradient's generator derives from it.
+#pragma once
+
+#include "Halide.h"
+
+#include "conv_transpose3d_backward_algorithm.h"
+#include "../schedules/backward_schedules.h"
+
+namespace convt3d {
+
+template<typename T>
+class BackwardGenerator : public Halide::Generator<T> {
+public:
+    template<typename U>
+    using Input = Halide::GeneratorInput<U>;
+
+    // Compile-time specialisation: 1 = compiled for groups == 1 (0 = any).
+    Halide::GeneratorParam<int> fixed_groups{"fixed_groups", 0};
+
+    // Schedule knobs (see schedules/backward_schedules.h); values from schedules/backward.json.
+    Halide::GeneratorParam<int> vectors{"vectors", 2};
+    Halide::GeneratorParam<int> tile_c{"tile_c", 4};
+    Halide::GeneratorParam<int> vectorize_reduction{"vectorize_reduction", 1};
+    Halide::GeneratorParam<int> over_channels{"over_channels", 0};
+    Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 2};
+    Halide::GeneratorParam<int> channel_tile{"channel_tile", 4};
+    Halide::GeneratorParam<int> block_x{"block_x", 32};
+    Halide::GeneratorParam<int> block_y{"block_y", 4};
+
+    Input<int> stride_x{"stride_x"}, stride_y{"stride_y"}, stride_z{"stride_z"};
+    Input<int> padding_x{"padding_x"}, padding_y{"padding_y"}, padding_z{"padding_z"};
+    Input<int> dilation_x{"dilation_x"}, dilation_y{"dilation_y"}, dilation_z{"dilation_z"};
+    Input<int> groups{"groups"};
+
+protected:
+    std::array<BackwardAxis, 3> axes() {
+        return {BackwardAxis{stride_x, dilation_x, padding_x}, BackwardAxis{stride_y, dilation_y, padding_y},
+                BackwardAxis{stride_z, dilation_z, padding_z}};
+    }
+
+    BackwardCpuKnobs cpu_knobs() {
+        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile};
+    }
+    bool single_group() const { return fixed_groups == 1; }
+    BackwardCudaKnobs cuda_knobs() { return {block_x, block_y}; }
+    bool on_gpu() const { return this->get_target().has_gpu_feature(); }
+
+    void set_geometry_estimates() {
+        for (auto *p : {&stride_x, &stride_y, &stride_z}) p->set_estimate(2);
+        for (auto *p : {&padding_x, &padding_y, &padding_z}) p->set_estimate(1);
+        for (auto *p : {&dilation_x, &dilation_y, &dilation_z}) p->set_estimate(1);
+        groups.set_estimate(1);
+    }
+
+    // Every buffer starts at 0 (the runtime passes whole tensors).
+    template<typename... Buffers>
+    static void zero_mins(Buffers &...buffers) {
+        (
+            [&](auto &b) {
+                for (int d = 0; d < b.dimensions(); d++) b.dim(d).set_min(0);
+            }(buffers),
+            ...);
+    }
+
+    void require_groups_divide(const Halide::Expr &in_channels, const Halide::Expr &out_channels) {
+        this->add_requirement(groups > 0 && in_channels % groups == 0 && out_channels % groups == 0,
+                              "groups must divide the input and output channels");
+        if (single_group()) this->add_requirement(groups == 1, "this kernel is compiled for groups == 1");
+    }
+};
+
+}  // namespace convt3d

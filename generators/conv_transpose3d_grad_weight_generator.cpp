@@ -1,0 +1,53 @@
+// Generator for the gradient of ConvTranspose3d w.r.t. its weight: for every kernel tap, a
+// correlation of the input with grad_output over all input positions and the batch
+// (generators/conv_transpose3d_backward_algorithm.h). No schedule here.
+#include "conv_transpose3d_backward_generator.h"
+
+namespace {
+
+using namespace Halide;
+
+class ConvTranspose3dGradWeight : public convt3d::BackwardGenerator<ConvTranspose3dGradWeight> {
+public:
+    Input<Buffer<float, 5>> input{"input"};              // (x, y, z, ci, n)
+    Input<Buffer<float, 5>> grad_output{"grad_output"};  // (x, y, z, co, n)
+    Output<Buffer<float, 5>> grad_weight{"grad_weight"}; // (kx, ky, kz, co_g, ci)
+
+    void generate() {
+        const Expr in_channels = input.dim(3).extent();
+        funcs_ = convt3d::define_grad_weight(
+            input, {input.dim(0).extent(), input.dim(1).extent(), input.dim(2).extent(), input.dim(4).extent()},
+            grad_output, {grad_output.dim(0).extent(), grad_output.dim(1).extent(), grad_output.dim(2).extent()},
+            axes(), in_channels / groups, grad_weight.dim(3).extent(), single_group());
+        const auto &f = funcs_;
+        grad_weight(f.kx, f.ky, f.kz, f.co, f.ci) = funcs_.output(f.kx, f.ky, f.kz, f.co, f.ci);
+        funcs_.output = grad_weight;
+
+        zero_mins(input, grad_output, grad_weight);
+        require_groups_divide(in_channels, grad_output.dim(3).extent());
+        add_requirement(grad_weight.dim(4).extent() == in_channels, "grad_weight.dim(4) must equal the input channels");
+        add_requirement(grad_output.dim(3).extent() == grad_weight.dim(3).extent() * groups,
+                        "grad_output channels must equal grad_weight.dim(3) * groups");
+        add_requirement(grad_output.dim(4).extent() == input.dim(4).extent(), "batch sizes must agree");
+    }
+
+    void schedule() {
+        input.set_estimates({{0, 64}, {0, 32}, {0, 16}, {0, 32}, {0, 2}});
+        grad_output.set_estimates({{0, 128}, {0, 64}, {0, 32}, {0, 32}, {0, 2}});
+        grad_weight.set_estimates({{0, 3}, {0, 3}, {0, 3}, {0, 32}, {0, 32}});
+        set_geometry_estimates();
+        if (using_autoscheduler()) return;
+        if (on_gpu()) {
+            convt3d::apply_per_element_cuda_schedule(funcs_.output, funcs_.accumulator, cuda_knobs());
+        } else {
+            convt3d::apply_grad_weight_cpu_schedule(funcs_, get_target(), cpu_knobs());
+        }
+    }
+
+private:
+    convt3d::GradWeightFuncs funcs_;
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(ConvTranspose3dGradWeight, conv_transpose3d_grad_weight)

@@ -1,0 +1,168 @@
+// The training API: validate views, choose a backward kernel per requested gradient, run it.
+#include "convt3d/convt3d.hpp"
+
+#include "backward_kernel_table.h"
+#include "cuda_backend.h"
+#include "halide_buffers.h"
+#include "kernel_table.h"
+#include "view_checks.h"
+
+#include <cstdio>
+
+namespace convt3d {
+
+namespace {
+
+using detail::batched;
+using detail::fail;
+using detail::to_int;
+
+// The run-time geometry in the kernels' order: stride, padding, dilation on x, y, z (the
+// reverse of PyTorch's D, H, W), then groups.
+struct Geometry {
+    int v[10];
+    explicit Geometry(const Params &p) {
+        for (int a = 0; a < 3; a++) {
+            v[a] = to_int(p.stride[2 - a], "stride");
+            v[3 + a] = to_int(p.padding[2 - a], "padding");
+            v[6 + a] = to_int(p.dilation[2 - a], "dilation");
+        }
+        v[9] = to_int(p.groups, "groups");
+    }
+};
+
+KernelChoice choice_for(const char *name, Device device, const DispatchOptions &opts) {
+    KernelChoice c{name, device, std::nullopt};
+    if (device == Device::cpu) c.cpu_isa = detail::select_cpu_isa(opts);
+    return c;
+}
+
+template<typename Fn>
+Fn kernel_function(const detail::BackwardKernelEntry<Fn> &e, const KernelChoice &c) {
+    return c.device == Device::cuda ? e.cuda : e.cpu[static_cast<int>(*c.cpu_isa)];
+}
+
+void finish(int result, const char *gradient, const KernelChoice &c, halide_buffer_t *out) {
+    detail::check_kernel_result(result, std::string(gradient) + " kernel " + c.describe());
+    if (c.device == Device::cuda) detail::cuda_sync(out);
+    if (detail::verbose()) std::fprintf(stderr, "convt3d: %s kernel %s\n", gradient, c.describe().c_str());
+}
+
+}  // namespace
+
+BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, const ConstTensorView &input,
+                                         const ConstTensorView &weight, const TensorView *grad_input,
+                                         const TensorView *grad_weight, const TensorView *grad_bias,
+                                         const Params &p, const DispatchOptions &opts) {
+    const Shape out_shape = output_shape(p, input.shape);  // validates p and the input shape
+    const Device device = input.device;
+    if (!grad_input && !grad_weight && !grad_bias) {
+        fail("no gradient requested: pass at least one of grad_input, grad_weight, grad_bias");
+    }
+    if (grad_bias && !p.bias) fail("grad_bias was requested but the module was created with bias=false");
+    detail::check_view(input, "input", input.shape, device);
+    detail::check_view(weight, "weight", weight_shape(p), device);
+    detail::check_view(grad_output, "grad_output", out_shape, device);
+
+    // Outputs: their shapes, and no memory shared with an input or with each other.
+    struct Out {
+        const TensorView *view;
+        const char *name;
+        Shape shape;
+    };
+    const Out outs[] = {{grad_input, "grad_input", input.shape},
+                        {grad_weight, "grad_weight", weight_shape(p)},
+                        {grad_bias, "grad_bias", {p.out_channels}}};
+    for (const Out &o : outs) {
+        if (!o.view) continue;
+        detail::check_view(ConstTensorView{o.view->data, o.view->shape, o.view->device}, o.name, o.shape, device);
+        const int64_t count = numel(o.shape);
+        for (const ConstTensorView *in : {&input, &weight, &grad_output}) {
+            if (detail::overlaps(o.view->data, count, in->data, numel(in->shape))) {
+                fail(std::string(o.name) + " memory overlaps an input (input, weight or grad_output)");
+            }
+        }
+        for (const Out &other : outs) {
+            if (&other != &o && other.view && detail::overlaps(o.view->data, count, other.view->data, numel(other.shape))) {
+                fail(std::string(o.name) + " memory overlaps " + other.name);
+            }
+        }
+    }
+
+    // Choose every kernel (and so report every argument error) before running any. A forced
+    // kernel name applies to the gradients that have a kernel of that name.
+    const auto gi_table = detail::grad_input_table();
+    const auto gw_table = detail::grad_weight_table();
+    const auto gb_table = detail::grad_bias_table();
+    const std::string &forced = opts.kernel;
+    const bool gi_forced = grad_input && detail::find_backward_kernel(gi_table, forced, device);
+    const bool gw_forced = grad_weight && detail::find_backward_kernel(gw_table, forced, device);
+    const bool gb_forced = grad_bias && detail::find_backward_kernel(gb_table, forced, device);
+    if (!forced.empty() && !gi_forced && !gw_forced && !gb_forced) {
+        fail("kernel='" + forced + "' is not a compiled " + to_string(device) +
+             " kernel of any requested gradient (see backward_kernel_names)");
+    }
+    using detail::select_backward_kernel;
+    const auto *gi = grad_input ? &select_backward_kernel(gi_table, p, device, gi_forced ? forced : "") : nullptr;
+    const auto *gw = grad_weight ? &select_backward_kernel(gw_table, p, device, gw_forced ? forced : "") : nullptr;
+    const auto *gb = grad_bias ? &select_backward_kernel(gb_table, p, device, gb_forced ? forced : "") : nullptr;
+    if (device == Device::cuda) detail::cuda_prepare();
+
+    const Geometry g(p);
+    const int *v = g.v;
+    detail::HalideTensor go_buf(grad_output.data, batched(out_shape), device);
+    BackwardChoice result;
+    if (gi) {
+        const KernelChoice c = choice_for(gi->name, device, opts);
+        detail::HalideTensor w_buf(weight.data, weight.shape, device);
+        detail::HalideTensor out_buf(grad_input->data, batched(input.shape), device);
+        detail::clear_halide_error();
+        const int r = kernel_function(*gi, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                               go_buf.get(), w_buf.get(), out_buf.get());
+        finish(r, "grad_input", c, out_buf.get());
+        result.grad_input = c;
+    }
+    if (gw) {
+        const KernelChoice c = choice_for(gw->name, device, opts);
+        detail::HalideTensor in_buf(input.data, batched(input.shape), device);
+        detail::HalideTensor out_buf(grad_weight->data, weight_shape(p), device);
+        detail::clear_halide_error();
+        const int r = kernel_function(*gw, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                               in_buf.get(), go_buf.get(), out_buf.get());
+        finish(r, "grad_weight", c, out_buf.get());
+        result.grad_weight = c;
+    }
+    if (gb) {
+        const KernelChoice c = choice_for(gb->name, device, opts);
+        detail::HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
+        detail::clear_halide_error();
+        finish(kernel_function(*gb, c)(go_buf.get(), out_buf.get()), "grad_bias", c, out_buf.get());
+        result.grad_bias = c;
+    }
+    return result;
+}
+
+Gradients conv_transpose3d_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
+                                    const Params &p, const GradientRequest &which, const DispatchOptions &opts) {
+    validate(p);
+    Gradients g;
+    const Device device = input.device();
+    if (which.input) g.grad_input = Tensor(input.shape(), device);
+    if (which.weight) g.grad_weight = Tensor(weight_shape(p), device);
+    if (which.bias && p.bias) g.grad_bias = Tensor(Shape{p.out_channels}, device);
+    const TensorView gi = g.grad_input.view(), gw = g.grad_weight.view(), gb = g.grad_bias.view();
+    conv_transpose3d_backward(grad_output.view(), input.view(), weight.view(), which.input ? &gi : nullptr,
+                              which.weight ? &gw : nullptr, g.grad_bias.defined() ? &gb : nullptr, p, opts);
+    return g;
+}
+
+Gradients ConvTranspose3d::backward(const Tensor &input, const Tensor &grad_output, const GradientRequest &which,
+                                    const DispatchOptions &opts) const {
+    if (input.device() != device() || grad_output.device() != device()) {
+        throw Error(std::string("convt3d: input and grad_output must be on the module's device (") +
+                    to_string(device()) + "); call to() first");
+    }
+    return conv_transpose3d_backward(grad_output, input, weight_, params_, which, opts);
+}
+
+}  // namespace convt3d

@@ -1,0 +1,45 @@
+#include "runners.h"
+
+#include <chrono>
+#include <random>
+
+namespace convt3d::bench {
+
+std::vector<float> make_grad_output(const CaseData &d) {
+    std::mt19937 rng(4321);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> g(static_cast<size_t>(numel(d.y_shape)));
+    for (float &v : g) v = u(rng);
+    return g;
+}
+
+RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                                   Gradient which, int repeats) {
+    RunResult r;
+    const Tensor x = Tensor::from_vector(d.x, d.x_shape);
+    const Tensor w = Tensor::from_vector(d.w, d.w_shape);
+    const Tensor g = Tensor::from_vector(grad_output, d.y_shape);
+    Tensor gi(d.x_shape), gw(d.w_shape), gb(Shape{c.params.out_channels});
+    for (Tensor *t : {&gi, &gw, &gb}) t->fill(0.0f);  // touch the pages once, as oneDNN's are
+    const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
+    const bool input = which == Gradient::input, bias = !input && c.params.bias;
+    std::vector<double> times;
+    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
+        const auto t0 = std::chrono::steady_clock::now();
+        const BackwardChoice choice = conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &gi_v : nullptr,
+                                                                input ? nullptr : &gw_v, bias ? &gb_v : nullptr,
+                                                                c.params);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (i > 0) times.push_back(ms);
+        r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
+    }
+    r.median_ms = median(times);
+    r.y = input ? gi.to_vector() : gw.to_vector();
+    if (bias) {
+        const std::vector<float> b = gb.to_vector();
+        r.y.insert(r.y.end(), b.begin(), b.end());
+    }
+    return r;
+}
+
+}  // namespace convt3d::bench
