@@ -7,6 +7,7 @@
 #pragma once
 
 #include "../generators/conv_transpose3d_backward_algorithm.h"
+#include "cpu_schedule_parts.h"
 
 namespace convt3d {
 
@@ -27,29 +28,6 @@ struct BackwardCudaKnobs {
 };
 
 namespace detail {
-
-// Materialises a zero-padded tensor once (dense loads in the kernel instead of boundary
-// selects), parallel over its channels and batch.
-inline void materialise_padded(Halide::Func padded, int lanes) {
-    using namespace Halide;
-    Var cn("cn");
-    const auto &v = padded.args();
-    padded.compute_root().fuse(v[3], v[4], cn).parallel(cn).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
-}
-
-// The same with channels innermost in memory (dense vectors over channels, or a channel loop
-// that walks one cache line after another).
-inline void materialise_channels_innermost(Halide::Func padded, int lanes) {
-    using namespace Halide;
-    const auto &v = padded.args();
-    Var zn("zn");
-    padded.compute_root()
-        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
-        .reorder(v[3], v[0], v[1], v[2], v[4])
-        .fuse(v[2], v[4], zn)
-        .parallel(zn)
-        .vectorize(v[3], lanes, TailStrategy::GuardWithIf);
-}
 
 // A reduction over r (r.x innermost, the contiguous axis of what it reads) computed per
 // output element: lanes of r.x are accumulated into a vector of partial sums, which is then
@@ -80,7 +58,7 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     const int tile_c = lanes * k.channel_vectors, tile_x = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
-    detail::materialise_channels_innermost(f.padded_grad_output, lanes);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
     Func packed = f.weight.in(acc);
     const auto &wv = packed.args();
     packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
@@ -127,25 +105,19 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
     const int lanes = target.natural_vector_size<float>();
     const int tile_x = lanes * k.vectors;
     Func out = f.output, acc = f.accumulator;
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    const XTile t;
     // Full tiles overlap at the edges (ShiftInwards recomputes identical values); small
     // tensors take one guarded vector per tile.
     auto tile = [&](Stage s, int tx, int tc, TailStrategy tail) {
-        s.split(f.x, xo, xi, tx, tail)
-            .split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
-            .parallel(task)
-            .vectorize(xi, lanes, TailStrategy::GuardWithIf);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, tail, lanes);
     };
     const Expr full = out.output_buffer().dim(0).extent() >= tile_x && out.output_buffer().dim(3).extent() >= k.tile_c;
     for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full), tile_x, k.tile_c, TailStrategy::ShiftInwards);
     tile(out.specialize(full), tile_x, k.tile_c, TailStrategy::ShiftInwards);
     tile(out, lanes, 1, TailStrategy::GuardWithIf);
 
-    detail::materialise_padded(f.padded_grad_output, lanes);
-    acc.compute_at(out, xo);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
+    acc.compute_at(out, t.xo);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp).split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf).unroll(aci);
     acc.update()
@@ -172,7 +144,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
-    detail::materialise_channels_innermost(f.padded_grad_output, lanes);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
 
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {
@@ -217,7 +189,7 @@ inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Tar
     Var task("task");
     for (const Expr &fast : f.fast_paths) out.specialize(fast).fuse(f.co, f.ci, task).parallel(task);
     out.fuse(f.co, f.ci, task).parallel(task);
-    detail::materialise_padded(f.padded_grad_output, lanes);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
     acc.compute_at(out, f.kx);
     if (k.vectorize_reduction) detail::vectorise_reduction_over_x(acc, f.r, LoopLevel(out, f.kx), lanes);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../generators/conv_transpose3d_algorithm.h"
+#include "cpu_schedule_parts.h"
 
 #include <algorithm>
 #include <utility>
@@ -37,22 +38,6 @@ inline std::pair<Halide::Func, Halide::Func> pack_weight_in_channel_blocks(const
     return {packed, view};
 }
 
-// Materialising the zero-padded input once turns the kernel's boundary selects, which
-// vectorise into gathers, into dense loads. It is stored with input channels between x
-// and y (a cheap permutation of whole rows), so that a reduction over input channels walks
-// one small block of rows rather than a page per channel.
-inline void materialize_padded_input(ConvTranspose3dFuncs &f, int lanes) {
-    using namespace Halide;
-    Var zn("zn");
-    const auto &v = f.padded_input.args();
-    f.padded_input.compute_root()
-        .reorder_storage(v[0], v[3], v[1], v[2], v[4])
-        .reorder(v[0], v[3], v[1], v[2], v[4])
-        .fuse(v[2], v[4], zn)
-        .parallel(zn)
-        .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
-}
-
 // The reduction loops, innermost first.
 inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs &f, bool ci_inner) {
     if (ci_inner) return {f.r.w, f.r.x, f.r.y, f.r.z};
@@ -72,24 +57,18 @@ inline void apply_cpu_schedule_phase_major(ConvTranspose3dFuncs &f, const Halide
     const int tile_q = lanes * k.vectors;
     const int tile_x = tile_q * f.x_phases;
     Func out = f.output, acc = f.accumulator;
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    const XTile t;
     auto tile = [&](Stage s, int tc) {
-        s.split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf)
-            .split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
-            .parallel(task)
-            .vectorize(xi, lanes, TailStrategy::GuardWithIf)
-            .unroll(ci);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tile_x, tc, TailStrategy::GuardWithIf, lanes);
+        s.unroll(t.ci);
     };
     tile(out.specialize(out.output_buffer().dim(3).extent() >= k.tile_c), k.tile_c);
     tile(out, 1);
 
-    materialize_padded_input(f, lanes);
+    materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
 
     // Constant extents (the last x tile is computed whole) keep the tile in registers.
-    acc.compute_at(out, xo).bound(f.ph, 0, f.x_phases).bound_extent(f.q, tile_q);
+    acc.compute_at(out, t.xo).bound(f.ph, 0, f.x_phases).bound_extent(f.q, tile_q);
     Var aqv("aqv"), aql("aql"), aco("aco"), aci("aci");
     acc.vectorize(f.q, lanes).split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf).unroll(aci);
     std::vector<VarOrRVar> order{aql, aqv, aci};
@@ -128,19 +107,13 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     const int lanes = target.natural_vector_size<float>();
     const int tile_x = lanes * k.vectors;
     Func out = f.output, acc = f.accumulator;
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    const XTile t;
 
     // Tiles overlap at the tensor's edge (ShiftInwards: recomputed values are identical)
     // rather than being guarded, so the register tile always has a constant size. Narrow
     // outputs take one vector per tile, with predicated stores past the edge.
     auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail) {
-        s.split(f.x, xo, xi, tx, x_tail)
-            .split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
-            .parallel(task)
-            .vectorize(xi, lanes, TailStrategy::GuardWithIf);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes);
     };
     const Expr width = out.output_buffer().dim(0).extent();
     const Expr channels = out.output_buffer().dim(3).extent();
@@ -154,9 +127,9 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     branches(Internal::const_true());
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
-    materialize_padded_input(f, lanes);
+    materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
 
-    acc.compute_at(out, xo);
+    acc.compute_at(out, t.xo);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
@@ -218,7 +191,7 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
 
-    materialize_padded_input(f, lanes);
+    materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
     // Weights packed once per call in blocks of tile_c output channels (the generator
     // reads them through pack_weight_in_channel_blocks).
     const auto &wv = f.packed_weight.args();
