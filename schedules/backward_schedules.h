@@ -77,7 +77,11 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes);
     tile(out, 1);
 
-    acc.compute_at(out, xo).reorder_storage(f.c, f.x, f.y, f.z, f.n);
+    // A constant-size accumulator (also for the guarded last x tile) stays in registers.
+    acc.compute_at(out, xo)
+        .reorder_storage(f.c, f.x, f.y, f.z, f.n)
+        .bound_storage(f.x, tile_x)
+        .store_in(MemoryType::Stack);
     Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
     acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .reorder(f.c, axi)
