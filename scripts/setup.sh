@@ -9,7 +9,7 @@ cd "$root"
 
 # oneDNN for the benchmark: Debian's libdnnl-dev (2.6). The newer PyPI onednn 3.13 also works
 # (the benchmark points OCL_ICD_FILENAMES at its OpenCL CPU runtime) but pulls ~2 GB of Intel
-# runtimes, so it is optional: `.venv/bin/pip install onednn==2026.1.0 onednn-devel==2026.1.0`.
+# runtimes, so it is optional: `scripts/setup.sh --bench` adds it (requirements-bench.txt).
 debian_packages=(catch2 nlohmann-json3-dev libcli11-dev libxtensor-dev libdnnl-dev ocl-icd-opencl-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -33,5 +33,9 @@ if [[ ! -f "$stamp" ]] || ! cmp -s requirements.txt "$stamp"; then
   echo "setup: installing pinned Python packages into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
   cp requirements.txt "$stamp"
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  echo "setup: installing the benchmark's oneDNN (PyPI) into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 fi
 echo "setup: ok ($(.venv/bin/cmake --version | head -1), halide $(.venv/bin/python -c 'import halide,importlib.metadata as m;print(m.version("halide"))'))"
