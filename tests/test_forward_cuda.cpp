@@ -97,7 +97,7 @@ TEST_CASE("CUDA: hand-picked edge cases and the seed example's parameters", "[cu
         INFO(n.what);
         runs += check_case_everywhere(n.c, Device::cuda, seed++);
     }
-    Case seed_like{make_params(16, 33, {3, 5, 2}, {2, 1, 1}, {0, 4, 2}), {2, 16, 4, 9, 11}};
+    Case seed_like{seed_example_params(), {2, 16, 4, 9, 11}};
     runs += check_case_everywhere(seed_like, Device::cuda, seed++);
     CHECK(runs >= 2 * 2 * static_cast<int>(edge_cases().size()));
 }

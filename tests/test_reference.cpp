@@ -156,12 +156,7 @@ TEST_CASE("reference: channels, groups, batch and rank-4 input", "[reference]") 
 }
 
 TEST_CASE("reference: output shapes from the formula", "[reference]") {
-    Params p;
-    p.in_channels = 16;
-    p.out_channels = 33;
-    p.kernel_size = {3, 5, 2};
-    p.stride = {2, 1, 1};
-    p.padding = {0, 4, 2};
+    const Params p = seed_example_params();
     CHECK(reference::output_shape(p, {20, 16, 10, 50, 100}) == Shape{20, 33, 21, 46, 97});
     CHECK(reference::output_shape(p, {16, 10, 50, 100}) == Shape{33, 21, 46, 97});
 }

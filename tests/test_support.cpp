@@ -410,6 +410,8 @@ Params make_params(int64_t in_channels, int64_t out_channels, Triple kernel_size
     return p;
 }
 
+Params seed_example_params() { return make_params(16, 33, {3, 5, 2}, {2, 1, 1}, {0, 4, 2}); }
+
 std::vector<NamedCase> edge_cases() {
     auto mp = make_params;
     return {

@@ -118,6 +118,9 @@ Params make_params(int64_t in_channels, int64_t out_channels, Triple kernel_size
                    Triple padding = {0, 0, 0}, Triple output_padding = {0, 0, 0}, int64_t groups = 1,
                    bool bias = true, Triple dilation = {1, 1, 1});
 
+// The seed example's layer: ConvTranspose3d(16, 33, (3, 5, 2), stride=(2, 1, 1), padding=(0, 4, 2)).
+Params seed_example_params();
+
 // Hand-picked edge cases: output cropping by large padding, output_padding, bias-only
 // gaps, dilation, depthwise and grouped channels, 1x1x1 kernels, unbatched inputs, unit
 // extents, wide rows.

@@ -73,12 +73,7 @@ void require_param_error(const std::function<void(Params &)> &edit, const std::v
 }  // namespace
 
 TEST_CASE("output_shape follows the formula", "[validation]") {
-    Params p;
-    p.in_channels = 16;
-    p.out_channels = 33;
-    p.kernel_size = {3, 5, 2};
-    p.stride = {2, 1, 1};
-    p.padding = {0, 4, 2};
+    const Params p = testing::seed_example_params();
     // The seed example: D = 9*2 - 0 + 2 + 1 = 21, H = 49 - 8 + 4 + 1 = 46, W = 99 - 4 + 1 + 1 = 97.
     CHECK(output_shape(p, {20, 16, 10, 50, 100}) == Shape{20, 33, 21, 46, 97});
     CHECK(output_shape(p, {16, 10, 50, 100}) == Shape{33, 21, 46, 97});  // unbatched
