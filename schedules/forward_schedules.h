@@ -1,6 +1,12 @@
 // Schedule templates for the forward kernel. Their knobs are plain numbers, so a schedule
 // is data: schedules/forward.json holds the values per variant and target class; CMake
 // passes them to the generator as generator parameters; the autotuner rewrites the JSON.
+//
+// Measured with forward.json's avx2 knobs (2-core AMD EPYC Zen 3, AVX2, 2 threads, FMA peak
+// 183 GFLOP/s; BENCHMARKS.md, 2026-11-25): over channels (k*s2_g1, s1_g1, 2 vectors x 4
+// positions per phase) unet_up_k2s2 18 ms (66% of peak), decoder_k3s2_op1 8.1 ms (61%),
+// gan_k4s2p1 21 ms (55%), dilated_k3d2 2.4 ms (52%); over x (generic_g1, 3 vectors x 3
+// channels) seed_example 480 ms (36%); phase-major over x (k3s2) depthwise_k3s2 3.9 ms.
 #pragma once
 
 #include "../generators/conv_transpose3d_algorithm.h"
