@@ -20,6 +20,8 @@ struct BackwardCpuKnobs {
     int over_channels = 0;
     int channel_vectors = 2;      // vectors of channels per register tile
     int channel_tile = 4;         // grad_input: x positions per tile; grad_weight: input channels per tile
+    int ci_tiles = 1;             // grad_weight: input-channel tiles per task, all fed from one pass over grad_output
+    int block_kz = 0;             // grad_input: reduction blocked by z tap, each block reused by a whole (channel tile, n) task
 };
 
 struct BackwardCudaKnobs {
@@ -59,39 +61,72 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
     materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
-    Func packed = f.weight.in(acc);
-    const auto &wv = packed.args();
-    packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
-
+    // block_kz: the register tile sums one z tap at a time (rfactor), and a task is a whole
+    // (channel tile, n) volume, so the weights of one z tap (not of the whole kernel) are
+    // reused from cache by every tile of the task before the next tap.
+    Func partial = k.block_kz ? acc.update().rfactor(f.r.z, Var("kz")) : acc;
+    // Weights packed once per call in blocks of tile_c input channels (the generator reads them
+    // through packed_weight): a tile's weights are one contiguous stream rather than one
+    // 64-byte piece per row of all the input channels, which maps a tile's weights onto a
+    // fraction of L1's sets (vnet_up_k2s2 grad_input ms, avx2).
+    const bool blocked = f.packed_weight.defined();
+    if (blocked) {
+        const auto &wv = f.packed_weight.args();  // ci_in, co, kx, ky, kz, cb
+        f.packed_weight.compute_root().parallel(wv[5]).vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
+    } else {
+        Func packed = f.weight.in(partial);
+        const auto &wv = packed.args();
+        packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
+    }
+    // Channel tiles start at multiples of the tile, as the weight blocks do; a partial last
+    // tile is computed whole and stored masked.
+    const TailStrategy c_tail = blocked ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
     auto tile = [&](Stage s, int tc) {
-        s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
-            .split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
-            .parallel(task)
-            .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
+        s.split(f.c, co, ci, tc, c_tail).split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf);
+        if (k.block_kz) {
+            s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(co, f.n, task);
+        } else {
+            s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(f.z, co, zc).fuse(zc, f.n, task);
+        }
+        s.parallel(task).vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
     };
     const Expr channels = out.output_buffer().dim(3).extent();
     tile(out.specialize(channels >= tile_c), tile_c);
     if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes);
     tile(out, 1);
 
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
+    if (k.block_kz) {
+        acc.compute_at(out, task).reorder_storage(f.c, f.x, f.y, f.z, f.n).vectorize(f.c, lanes, TailStrategy::GuardWithIf);
+        if (blocked) acc.bound_extent(f.c, tile_c);
+        acc.update()
+            .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
+            .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+            .reorder(acl, acv, axi, axo, f.y, f.z, f.r.z, f.n)
+            .vectorize(acl)
+            .unroll(acv)
+            .unroll(axi);
+        partial.compute_at(acc, axo);
+    } else {
+        partial.compute_at(out, xo);
+    }
     // A constant-size accumulator (also for the guarded last x tile) stays in registers.
-    acc.compute_at(out, xo)
-        .reorder_storage(f.c, f.x, f.y, f.z, f.n)
+    partial.reorder_storage(f.c, f.x, f.y, f.z, f.n)
         .bound_storage(f.x, tile_x)
         .store_in(MemoryType::Stack);
-    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
-    acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+    if (blocked) partial.bound_extent(f.c, tile_c);
+    partial.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .reorder(f.c, axi)
         .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
         .unroll(axi);
-    acc.update()
-        .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
-        .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo)
-        .vectorize(acl)
+    Stage reduce = partial.update();
+    reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf);
+    if (k.block_kz) {
+        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
+    } else {
+        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo);
+    }
+    reduce.vectorize(acl)
         .unroll(acv)
         .unroll(axi);
 }
@@ -158,7 +193,13 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
             .fuse(coo, cio, task)
             .parallel(task);
     };
+    // A task holds ci_tiles input-channel tiles, so the grad_output rows it reads from memory
+    // feed all of them while in L1, instead of each tile re-reading its grad_output slice; only
+    // where that still leaves every thread several tasks.
+    const int block_ci = tile_ci * std::max(1, k.ci_tiles);
     const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
+    const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
+    if (block_ci > tile_ci) tile(out.specialize(co_extent >= tile_co && ci_extent >= block_ci && blocks >= 8), tile_co, block_ci);
     tile(out.specialize(co_extent >= tile_co && ci_extent >= tile_ci), tile_co, tile_ci);
     if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
     tile(out, 1, 1);
@@ -172,7 +213,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     acc.update()
         .split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
         .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, f.r.y, f.r.z, f.r.w, acio)
+        .reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, acio, f.r.y, f.r.z, f.r.w)
         .vectorize(acl)
         .unroll(acv)
         .unroll(acii);
