@@ -45,6 +45,7 @@ struct GradInputFuncs {
     // With weight_block > 0: the weight packed in blocks of that many input channels,
     // (ci % block, co, kx, ky, kz, ci / block), which the reduction reads instead.
     Halide::Func packed_weight;
+    Halide::Expr weight_elements;  // of the whole weight
     Halide::RDom r;               // (kx, ky, kz, co within the group)
     Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
     // Run-time conditions under which the inner loop simplifies (an x stride of 1 or 2 turns
@@ -67,6 +68,8 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     using namespace Halide;
     GradInputFuncs f;
     f.weight = weight;
+    f.weight_elements = kernel_extent[0] * kernel_extent[1] * kernel_extent[2] * out_channels_per_group *
+                        in_channels_per_group;
     Func weight_read = weight;
     if (weight_block > 0 && single_group) {
         Var ci_in("ci_in"), co("co"), kx("kx"), ky("ky"), kz("kz"), cb("cb"), ci("ci");

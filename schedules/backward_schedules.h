@@ -22,6 +22,7 @@ struct BackwardCpuKnobs {
     int channel_tile = 4;         // grad_input: x positions per tile; grad_weight: input channels per tile
     int ci_tiles = 1;             // grad_weight: input-channel tiles per task, all fed from one pass over grad_output
     int block_kz = 0;             // grad_input: reduction blocked by z tap, each block reused by a whole (channel tile, n) task
+    int small_weights = 0;        // grad_input (with block_kz): up to this many weights, tasks are z planes of all channel tiles
 };
 
 struct BackwardCudaKnobs {
@@ -81,9 +82,11 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // Channel tiles start at multiples of the tile, as the weight blocks do; a partial last
     // tile is computed whole and stored masked.
     const TailStrategy c_tail = blocked ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    auto tile = [&](Stage s, int tc) {
+    auto tile = [&](Stage s, int tc, bool channels_in_task) {
         s.split(f.c, co, ci, tc, c_tail).split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf);
-        if (k.block_kz) {
+        if (channels_in_task) {
+            s.reorder(xi, ci, xo, f.y, co, f.z, f.n).fuse(f.z, f.n, task);
+        } else if (k.block_kz) {
             s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(co, f.n, task);
         } else {
             s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(f.z, co, zc).fuse(zc, f.n, task);
@@ -91,22 +94,27 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
         s.parallel(task).vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
     };
     const Expr channels = out.output_buffer().dim(3).extent();
-    tile(out.specialize(channels >= tile_c), tile_c);
-    if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes);
-    tile(out, 1);
+    // Weights that fit in L2 (small_weights floats; all channel tiles together): a task is a
+    // z plane and every channel tile of a position tile runs while its grad_output lines are
+    // in L1, so grad_output is read once rather than once per channel tile.
+    if (k.block_kz && k.small_weights > 0)
+        tile(out.specialize(channels >= tile_c && f.weight_elements <= k.small_weights), tile_c, true);
+    tile(out.specialize(channels >= tile_c), tile_c, false);
+    if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes, false);
+    tile(out, 1, false);
 
-    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), act("act"), acc_c("acc_c");
     if (k.block_kz) {
         acc.compute_at(out, task).reorder_storage(f.c, f.x, f.y, f.z, f.n).vectorize(f.c, lanes, TailStrategy::GuardWithIf);
-        if (blocked) acc.bound_extent(f.c, tile_c);
         acc.update()
-            .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
+            .split(f.c, act, acc_c, tile_c, TailStrategy::GuardWithIf)
+            .split(acc_c, acv, acl, lanes)
             .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-            .reorder(acl, acv, axi, axo, f.y, f.z, f.r.z, f.n)
+            .reorder(acl, acv, axi, act, axo, f.y, f.z, f.r.z, f.n)
             .vectorize(acl)
             .unroll(acv)
             .unroll(axi);
-        partial.compute_at(acc, axo);
+        partial.compute_at(acc, act);
     } else {
         partial.compute_at(out, xo);
     }
