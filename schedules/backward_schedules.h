@@ -232,13 +232,16 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
             .fuse(coo, cio, task)
             .parallel(task);
     };
-    // A task holds ci_tiles input-channel tiles, so the grad_output rows it reads from memory
-    // feed all of them while in L1, instead of each tile re-reading its grad_output slice; only
-    // where that still leaves every thread several tasks.
-    const int block_ci = tile_ci * std::max(1, k.ci_tiles);
+    // A task holds up to ci_tiles input-channel tiles (halving until there are at least 4
+    // tasks), so the grad_output rows it reads feed all of them while in L1, instead of each
+    // tile re-reading its grad_output slice (unet_up_k2s2 grad_weight 0.24x -> 0.63x of oneDNN,
+    // avx2).
     const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
-    const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
-    if (block_ci > tile_ci) tile(out.specialize(co_extent >= tile_co && ci_extent >= block_ci && blocks >= 8), tile_co, block_ci);
+    for (int tiles = std::max(1, k.ci_tiles); tiles > 1; tiles /= 2) {
+        const int block_ci = tile_ci * tiles;
+        const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
+        tile(out.specialize(co_extent >= tile_co && ci_extent >= block_ci && blocks >= 4), tile_co, block_ci);
+    }
     tile(out.specialize(co_extent >= tile_co && ci_extent >= tile_ci), tile_co, tile_ci);
     if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
     tile(out, 1, 1);
