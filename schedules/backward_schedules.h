@@ -77,14 +77,15 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
         .unroll(p[3]);
 }
 
-
 // grad_input over channels (for groups == 1: with groups, lanes that cross a group
 // boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
-// (packed once per call as (ci, co, taps), input channels innermost) and broadcasts one
-// grad_output value per x position. The output channel is the innermost reduction loop and
-// grad_output is materialised with channels innermost, so both streams walk memory in order
-// (unet_up_k2s2 2.8x faster than taps innermost, avx2). Tasks are (z, channel tile, n).
+// (packed once per call in blocks of the tile's channels) and broadcasts one grad_output
+// value per x position. The output channel is the innermost reduction loop and grad_output
+// is materialised with channels innermost, so both streams walk memory in order
+// (unet_up_k2s2 2.8x faster than taps innermost, avx2). Tasks are (z, channel tile, n), or
+// with block_kz (channel tile, n) volumes summed one z tap at a time, or for small weights
+// z planes of every channel tile.
 inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -209,7 +210,7 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
 }
 
 // grad_weight over output channels (any groups; vectors within a group): one task per (tile of channel_vectors * lanes output
-// channels, tile of channel_tile input channels), holding the tile's accumulators for every
+// channels, block of up to ci_tiles tiles of channel_tile input channels), holding the tile's accumulators for every
 // kernel tap (output channels innermost). The reduction walks the batch and the input rows;
 // for each row every tap runs along it with its accumulators in registers: each step loads
 // channel_vectors vectors of grad_output (materialised zero-padded with channels innermost)
