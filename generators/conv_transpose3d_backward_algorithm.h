@@ -42,6 +42,10 @@ struct GradInputFuncs {
     Halide::Func accumulator;     // zero, then the reduction over r
     Halide::Func padded_grad_output;
     Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
+    // With weight_block > 0: the weight packed in blocks of that many input channels,
+    // (ci % block, co, kx, ky, kz, ci / block), which the reduction reads instead.
+    Halide::Func packed_weight;
+    Halide::Expr weight_elements;  // of the whole weight
     Halide::RDom r;               // (kx, ky, kz, co within the group)
     Halide::Var x{"x"}, y{"y"}, z{"z"}, c{"c"}, n{"n"};
     // Run-time conditions under which the inner loop simplifies (an x stride of 1 or 2 turns
@@ -52,15 +56,30 @@ struct GradInputFuncs {
 
 // grad_output: (x, y, z, co, n) with spatial extents grad_output_extent; weight:
 // (kx, ky, kz, co_g, ci) with kernel extents kernel_extent. single_group: groups is known
-// to be 1, so the output channel no longer depends on the input channel.
+// to be 1, so the output channel no longer depends on the input channel. weight_block > 0
+// (groups == 1 only): read the weight through a copy packed in blocks of that many input
+// channels, so a channel tile's weights are one contiguous stream (see packed_weight).
 inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &grad_output_extent,
                                         const Halide::Func &weight, const std::array<Halide::Expr, 3> &kernel_extent,
                                         const std::array<BackwardAxis, 3> &axes,
                                         const Halide::Expr &in_channels_per_group,
-                                        const Halide::Expr &out_channels_per_group, bool single_group = false) {
+                                        const Halide::Expr &out_channels_per_group, bool single_group = false,
+                                        int weight_block = 0) {
     using namespace Halide;
     GradInputFuncs f;
     f.weight = weight;
+    f.weight_elements = kernel_extent[0] * kernel_extent[1] * kernel_extent[2] * out_channels_per_group *
+                        in_channels_per_group;
+    Func weight_read = weight;
+    if (weight_block > 0 && single_group) {
+        Var ci_in("ci_in"), co("co"), kx("kx"), ky("ky"), kz("kz"), cb("cb"), ci("ci");
+        f.packed_weight = Func("packed_weight");
+        // Channels past the last one (in a partial last block) repeat it; no output uses them.
+        f.packed_weight(ci_in, co, kx, ky, kz, cb) =
+            weight(kx, ky, kz, co, min(cb * weight_block + ci_in, in_channels_per_group - 1));
+        weight_read = Func("weight_view");
+        weight_read(kx, ky, kz, co, ci) = f.packed_weight(ci % weight_block, co, kx, ky, kz, ci / weight_block);
+    }
     f.output = Func("grad_input");
     f.accumulator = Func("grad_input_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
@@ -72,7 +91,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
         f.padded_grad_output(reached(axes[0], f.x, f.r.x), reached(axes[1], f.y, f.r.y),
                              reached(axes[2], f.z, f.r.z), co, f.n) *
-        weight(f.r.x, f.r.y, f.r.z, f.r.w, f.c);
+        weight_read(f.r.x, f.r.y, f.r.z, f.r.w, f.c);
     f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
     f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
     return f;

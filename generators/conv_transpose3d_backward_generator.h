@@ -26,6 +26,9 @@ public:
     Halide::GeneratorParam<int> over_channels{"over_channels", 0};
     Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 2};
     Halide::GeneratorParam<int> channel_tile{"channel_tile", 4};
+    Halide::GeneratorParam<int> ci_tiles{"ci_tiles", 1};
+    Halide::GeneratorParam<int> block_kz{"block_kz", 0};
+    Halide::GeneratorParam<int> small_weights{"small_weights", 0};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
     Halide::GeneratorParam<int> block_y{"block_y", 4};
 
@@ -41,9 +44,14 @@ protected:
     }
 
     BackwardCpuKnobs cpu_knobs() {
-        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile};
+        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights};
     }
     bool single_group() const { return fixed_groups == 1; }
+    // grad_input's channel schedule reads weights packed in blocks of its channel tile.
+    int weight_block() const {
+        if (on_gpu() || !over_channels) return 0;
+        return this->get_target().template natural_vector_size<float>() * int(channel_vectors);
+    }
     BackwardCudaKnobs cuda_knobs() { return {block_x, block_y}; }
     bool on_gpu() const { return this->get_target().has_gpu_feature(); }
 

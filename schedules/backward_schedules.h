@@ -20,6 +20,9 @@ struct BackwardCpuKnobs {
     int over_channels = 0;
     int channel_vectors = 2;      // vectors of channels per register tile
     int channel_tile = 4;         // grad_input: x positions per tile; grad_weight: input channels per tile
+    int ci_tiles = 1;             // grad_weight: input-channel tiles per task, all fed from one pass over grad_output
+    int block_kz = 0;             // grad_input: reduction blocked by z tap, each block reused by a whole (channel tile, n) task
+    int small_weights = 0;        // grad_input (with block_kz): up to this many weights, tasks are z planes of all channel tiles
 };
 
 struct BackwardCudaKnobs {
@@ -44,13 +47,45 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 
 }  // namespace detail
 
+// grad_output materialised zero-padded with channels innermost (the layout of
+// PaddedLayout::channels_innermost), transposed through lanes x lanes blocks of (x, c): each
+// block is read along x into a constant-size stack tile and written along c from it, instead
+// of gathering every vector from lanes channel planes. Channel blocks run inside x blocks of
+// one row, so the source is read as lanes sequential streams. CPU samples in the copy
+// (vnet_up_k2s2 + unet_up_k2s2 grad_input, avx2): 3321 -> 1675.
+inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int lanes) {
+    using namespace Halide;
+    Func t = padded.in();
+    const auto &v = t.args();  // x, y, z, c, n
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zn("zn");
+    t.compute_root()
+        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
+        .split(v[0], xo, xi, lanes, TailStrategy::RoundUp)
+        .split(v[3], co, ci, lanes, TailStrategy::GuardWithIf)
+        .reorder(ci, xi, xo, co, v[1], v[2], v[4])
+        .fuse(v[2], v[4], zn)
+        .parallel(zn)
+        .vectorize(ci)
+        .unroll(xi)
+        .partition(xo, Partition::Always);
+    const auto &p = padded.args();
+    padded.compute_at(t, xo)
+        .bound_storage(p[0], lanes)
+        .bound_storage(p[3], lanes)
+        .store_in(MemoryType::Stack)
+        .vectorize(p[0])
+        .unroll(p[3]);
+}
+
 // grad_input over channels (for groups == 1: with groups, lanes that cross a group
 // boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
-// (packed once per call as (ci, co, taps), input channels innermost) and broadcasts one
-// grad_output value per x position. The output channel is the innermost reduction loop and
-// grad_output is materialised with channels innermost, so both streams walk memory in order
-// (unet_up_k2s2 2.8x faster than taps innermost, avx2). Tasks are (z, channel tile, n).
+// (packed once per call in blocks of the tile's channels) and broadcasts one grad_output
+// value per x position. The output channel is the innermost reduction loop and grad_output
+// is materialised with channels innermost, so both streams walk memory in order
+// (unet_up_k2s2 2.8x faster than taps innermost, avx2). Tasks are (z, channel tile, n), or
+// with block_kz (channel tile, n) volumes summed one z tap at a time, or for small weights
+// z planes of every channel tile.
 inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -58,40 +93,81 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     const int tile_c = lanes * k.channel_vectors, tile_x = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
-    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
-    Func packed = f.weight.in(acc);
-    const auto &wv = packed.args();
-    packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
-
-    auto tile = [&](Stage s, int tc) {
-        s.split(f.c, co, ci, tc, TailStrategy::ShiftInwards)
-            .split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf)
-            .reorder(xi, ci, xo, f.y, f.z, co, f.n)
-            .fuse(f.z, co, zc)
-            .fuse(zc, f.n, task)
-            .parallel(task)
-            .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
+    materialize_channels_innermost_by_blocks(f.padded_grad_output, lanes);
+    // block_kz: the register tile sums one z tap at a time (rfactor), and a task is a whole
+    // (channel tile, n) volume, so the weights of one z tap (not of the whole kernel) are
+    // reused from cache by every tile of the task before the next tap.
+    Func partial = k.block_kz ? acc.update().rfactor(f.r.z, Var("kz")) : acc;
+    // Weights packed once per call in blocks of tile_c input channels (the generator reads them
+    // through packed_weight): a tile's weights are one contiguous stream rather than one
+    // 64-byte piece per row of all the input channels, which maps a tile's weights onto a
+    // fraction of L1's sets (gan_k4s2p1 grad_input 0.39x -> 0.74x of oneDNN, avx2).
+    const bool blocked = f.packed_weight.defined();
+    if (blocked) {
+        const auto &wv = f.packed_weight.args();  // ci_in, co, kx, ky, kz, cb
+        f.packed_weight.compute_root().parallel(wv[5]).vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
+    } else {
+        Func packed = f.weight.in(partial);
+        const auto &wv = packed.args();
+        packed.compute_root().reorder_storage(wv[4], wv[3], wv[0], wv[1], wv[2]).reorder(wv[4], wv[3], wv[0], wv[1], wv[2]);
+    }
+    // Channel tiles start at multiples of the tile, as the weight blocks do; a partial last
+    // tile is computed whole and stored masked.
+    const TailStrategy c_tail = blocked ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
+    auto tile = [&](Stage s, int tc, bool channels_in_task) {
+        s.split(f.c, co, ci, tc, c_tail).split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf);
+        if (channels_in_task) {
+            s.reorder(xi, ci, xo, f.y, co, f.z, f.n).fuse(f.z, f.n, task);
+        } else if (k.block_kz) {
+            s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(co, f.n, task);
+        } else {
+            s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(f.z, co, zc).fuse(zc, f.n, task);
+        }
+        s.parallel(task).vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf);
     };
     const Expr channels = out.output_buffer().dim(3).extent();
-    tile(out.specialize(channels >= tile_c), tile_c);
-    if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes);
-    tile(out, 1);
+    // Up to small_weights floats of weights (all channel tiles together): a task is a z plane
+    // and every channel tile of a position tile runs while its grad_output lines are in L1, so
+    // grad_output is read once rather than once per channel tile (avx2, 262144 = 1 MB: unet
+    // grad_input 0.79x -> 1.19x, decoder 0.55x -> 0.94x of oneDNN; gan's 8 MB is slower so).
+    if (k.block_kz && k.small_weights > 0)
+        tile(out.specialize(channels >= tile_c && f.weight_elements <= k.small_weights), tile_c, true);
+    tile(out.specialize(channels >= tile_c), tile_c, false);
+    if (tile_c > lanes) tile(out.specialize(channels >= lanes), lanes, false);
+    tile(out, 1, false);
 
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), act("act"), acc_c("acc_c");
+    if (k.block_kz) {
+        acc.compute_at(out, task).reorder_storage(f.c, f.x, f.y, f.z, f.n).vectorize(f.c, lanes, TailStrategy::GuardWithIf);
+        acc.update()
+            .split(f.c, act, acc_c, tile_c, TailStrategy::GuardWithIf)
+            .split(acc_c, acv, acl, lanes)
+            .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+            .reorder(acl, acv, axi, act, axo, f.y, f.z, f.r.z, f.n)
+            .vectorize(acl)
+            .unroll(acv)
+            .unroll(axi);
+        partial.compute_at(acc, act);
+    } else {
+        partial.compute_at(out, xo);
+    }
     // A constant-size accumulator (also for the guarded last x tile) stays in registers.
-    acc.compute_at(out, xo)
-        .reorder_storage(f.c, f.x, f.y, f.z, f.n)
+    partial.reorder_storage(f.c, f.x, f.y, f.z, f.n)
         .bound_storage(f.x, tile_x)
         .store_in(MemoryType::Stack);
-    Var acv("acv"), acl("acl"), axo("axo"), axi("axi");
-    acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
+    if (blocked) partial.bound_extent(f.c, tile_c);
+    partial.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .reorder(f.c, axi)
         .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
         .unroll(axi);
-    acc.update()
-        .split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)
-        .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo)
-        .vectorize(acl)
+    Stage reduce = partial.update();
+    reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf);
+    if (k.block_kz) {
+        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
+    } else {
+        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo);
+    }
+    reduce.vectorize(acl)
         .unroll(acv)
         .unroll(axi);
 }
@@ -134,7 +210,7 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
 }
 
 // grad_weight over output channels (any groups; vectors within a group): one task per (tile of channel_vectors * lanes output
-// channels, tile of channel_tile input channels), holding the tile's accumulators for every
+// channels, block of up to ci_tiles tiles of channel_tile input channels), holding the tile's accumulators for every
 // kernel tap (output channels innermost). The reduction walks the batch and the input rows;
 // for each row every tap runs along it with its accumulators in registers: each step loads
 // channel_vectors vectors of grad_output (materialised zero-padded with channels innermost)
@@ -148,7 +224,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
-    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
+    materialize_channels_innermost_by_blocks(f.padded_grad_output, lanes);
 
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {
@@ -158,7 +234,16 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
             .fuse(coo, cio, task)
             .parallel(task);
     };
+    // A task holds up to ci_tiles input-channel tiles (halving until there are at least 4
+    // tasks), so the grad_output rows it reads feed all of them while in L1, instead of each
+    // tile re-reading its grad_output slice (unet_up_k2s2 grad_weight 0.24x -> 0.63x of oneDNN,
+    // avx2).
     const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
+    for (int tiles = std::max(1, k.ci_tiles); tiles > 1; tiles /= 2) {
+        const int block_ci = tile_ci * tiles;
+        const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
+        tile(out.specialize(co_extent >= tile_co && ci_extent >= block_ci && blocks >= 4), tile_co, block_ci);
+    }
     tile(out.specialize(co_extent >= tile_co && ci_extent >= tile_ci), tile_co, tile_ci);
     if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
     tile(out, 1, 1);
@@ -172,7 +257,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     acc.update()
         .split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
         .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
-        .reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, f.r.y, f.r.z, f.r.w, acio)
+        .reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, acio, f.r.y, f.r.z, f.r.w)
         .vectorize(acl)
         .unroll(acv)
         .unroll(acii);
