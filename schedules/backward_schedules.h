@@ -47,36 +47,6 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 
 }  // namespace detail
 
-// grad_output materialised zero-padded with channels innermost (the layout of
-// PaddedLayout::channels_innermost), transposed through lanes x lanes blocks of (x, c): each
-// block is read along x into a constant-size stack tile and written along c from it, instead
-// of gathering every vector from lanes channel planes. Channel blocks run inside x blocks of
-// one row, so the source is read as lanes sequential streams. CPU samples in the copy
-// (vnet_up_k2s2 + unet_up_k2s2 grad_input, avx2): 3321 -> 1675.
-inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int lanes) {
-    using namespace Halide;
-    Func t = padded.in();
-    const auto &v = t.args();  // x, y, z, c, n
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zn("zn");
-    t.compute_root()
-        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
-        .split(v[0], xo, xi, lanes, TailStrategy::RoundUp)
-        .split(v[3], co, ci, lanes, TailStrategy::GuardWithIf)
-        .reorder(ci, xi, xo, co, v[1], v[2], v[4])
-        .fuse(v[2], v[4], zn)
-        .parallel(zn)
-        .vectorize(ci)
-        .unroll(xi)
-        .partition(xo, Partition::Always);
-    const auto &p = padded.args();
-    padded.compute_at(t, xo)
-        .bound_storage(p[0], lanes)
-        .bound_storage(p[3], lanes)
-        .store_in(MemoryType::Stack)
-        .vectorize(p[0])
-        .unroll(p[3]);
-}
-
 // grad_input over channels (for groups == 1: with groups, lanes that cross a group
 // boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
@@ -93,7 +63,7 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     const int tile_c = lanes * k.channel_vectors, tile_x = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
-    materialize_channels_innermost_by_blocks(f.padded_grad_output, lanes);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
     // block_kz: the register tile sums one z tap at a time (rfactor), and a task is a whole
     // (channel tile, n) volume, so the weights of one z tap (not of the whole kernel) are
     // reused from cache by every tile of the task before the next tap.
@@ -224,7 +194,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
-    materialize_channels_innermost_by_blocks(f.padded_grad_output, lanes);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
 
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {

@@ -13,30 +13,55 @@ enum class PaddedLayout {
     channels_innermost,  // c, x, y, z, n: dense vectors over c, or a c loop in address order
 };
 
+// Channels innermost, transposed through lanes x lanes blocks of (x, c): each block is read
+// along x into a constant-size stack tile and written along c from it, instead of gathering
+// every vector from lanes channel planes. Channel blocks run inside x blocks of one row, so
+// the source is read as lanes sequential streams. CPU samples in the copy (vnet_up_k2s2 +
+// unet_up_k2s2 grad_input, avx2): 3321 -> 1675.
+inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int lanes) {
+    using namespace Halide;
+    Func t = padded.in();
+    const auto &v = t.args();  // x, y, z, c, n
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zn("zn");
+    t.compute_root()
+        .reorder_storage(v[3], v[0], v[1], v[2], v[4])
+        .split(v[0], xo, xi, lanes, TailStrategy::RoundUp)
+        .split(v[3], co, ci, lanes, TailStrategy::GuardWithIf)
+        .reorder(ci, xi, xo, co, v[1], v[2], v[4])
+        .fuse(v[2], v[4], zn)
+        .parallel(zn)
+        .vectorize(ci)
+        .unroll(xi)
+        .partition(xo, Partition::Always);
+    const auto &p = padded.args();
+    padded.compute_at(t, xo)
+        .bound_storage(p[0], lanes)
+        .bound_storage(p[3], lanes)
+        .store_in(MemoryType::Stack)
+        .vectorize(p[0])
+        .unroll(p[3]);
+}
+
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
 // evaluating the boundary condition (selects that vectorise into gathers) per element.
 inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layout) {
     using namespace Halide;
     const auto &v = padded.args();  // x, y, z, c, n
     Var zn("zn"), cn("cn");
-    padded.compute_root();
     switch (layout) {
     case PaddedLayout::planar:
-        padded.fuse(v[3], v[4], cn).parallel(cn).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+        padded.compute_root().fuse(v[3], v[4], cn).parallel(cn).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
         break;
     case PaddedLayout::channel_rows:
-        padded.reorder_storage(v[0], v[3], v[1], v[2], v[4])
+        padded.compute_root()
+            .reorder_storage(v[0], v[3], v[1], v[2], v[4])
             .reorder(v[0], v[3], v[1], v[2], v[4])
             .fuse(v[2], v[4], zn)
             .parallel(zn)
             .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
         break;
     case PaddedLayout::channels_innermost:
-        padded.reorder_storage(v[3], v[0], v[1], v[2], v[4])
-            .reorder(v[3], v[0], v[1], v[2], v[4])
-            .fuse(v[2], v[4], zn)
-            .parallel(zn)
-            .vectorize(v[3], lanes, TailStrategy::GuardWithIf);
+        materialize_channels_innermost_by_blocks(padded, lanes);
         break;
     }
 }
