@@ -7,5 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build="${BUILD_DIR:-build}"
 nvidia-smi -L || true
 CONVT3D_VERBOSE=1 "$build/tests/test_forward_cuda" --durations yes
+CONVT3D_VERBOSE=1 "$build/tests/test_backward_cuda" --durations yes
 "$build/tools/cli/convt3d" info
 "$build/tools/convt3d_seed_example"
