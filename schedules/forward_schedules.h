@@ -195,7 +195,7 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     const int phases = std::max(f.x_phases, 1);
     const int tile_x = k.tile_c * phases;
     Func out = f.output, acc = f.accumulator;
-    Var xo("xo"), xi("xi"), co("co"), ci("ci"), zc("zc"), task("task");
+    Var xo("xo"), xi("xi"), co("co"), ci("ci"), task("task");
 
     materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
     // Weights packed once per call in blocks of tile_c output channels (the generator
@@ -209,21 +209,21 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
         .vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
 
     // Channel tiles start at multiples of the tile, as the weight blocks do.
-    auto tile = [&](Stage s, int tc, int tx, TailStrategy x_tail) {
-        s.split(f.c, co, ci, tc, TailStrategy::GuardWithIf)
-            .split(f.x, xo, xi, tx, x_tail)
+    auto tile = [&](Stage s, TailStrategy x_tail) {
+        s.split(f.c, co, ci, tile_c, TailStrategy::GuardWithIf)
+            .split(f.x, xo, xi, tile_x, x_tail)
             .reorder(xi, ci, xo, f.n, f.y, f.z, co)
             .fuse(f.z, co, task)
             .parallel(task)
-            .vectorize(xi, std::min(lanes, tx), TailStrategy::GuardWithIf)
+            .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf)
             .unroll(ci);
     };
     const Expr width = out.output_buffer().dim(0).extent();
     // Under stride phases, x tiles start at multiples of the tile (a multiple of the stride)
     // so that positions of one phase provably load the same weights and share them.
     const TailStrategy x_tail = f.x_phases ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    tile(out.specialize(width >= tile_x), tile_c, tile_x, x_tail);
-    tile(out, tile_c, tile_x, TailStrategy::GuardWithIf);
+    tile(out.specialize(width >= tile_x), x_tail);
+    tile(out, TailStrategy::GuardWithIf);
 
     // A constant-size accumulator (also for the guarded last tile) stays in registers. A
     // partial last channel tile is computed whole (from clamped weights and bias) and only
