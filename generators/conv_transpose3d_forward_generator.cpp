@@ -1,13 +1,20 @@
 // Generator for the ConvTranspose3d forward kernel. One generator yields every variant:
-// generator parameters fix stride/kernel/dilation at compile time (0 = run time) and carry
-// the schedule knobs read from schedules/forward.json. All variants share one signature so
-// that the runtime can keep them in one table.
+// generator parameters fix parts of the problem at compile time (stride, kernel, dilation,
+// groups for the runtime's variants; everything but the batch and spatial sizes for a
+// kernel specialised to one layer) and carry the schedule knobs read from
+// schedules/forward.json. All variants share one signature so that the runtime can keep
+// them in one table.
 #include "Halide.h"
 
 #include "conv_transpose3d_algorithm.h"
+#include "problem_params.h"
 #include "../schedules/forward_schedules.h"
 
+#include <algorithm>
+#include <array>
+#include <string>
 #include <tuple>
+#include <vector>
 
 namespace {
 
@@ -15,11 +22,17 @@ using namespace Halide;
 
 class ConvTranspose3dForward : public Generator<ConvTranspose3dForward> {
 public:
-    // Compile-time specialisation, the same on all three axes; 0 means "run time".
-    GeneratorParam<int> stride{"stride", 0};
-    GeneratorParam<int> kernel{"kernel", 0};
-    GeneratorParam<int> dilation{"dilation", 0};
-    GeneratorParam<int> fixed_groups{"fixed_groups", 0};  // 1: compiled for groups == 1
+    // Compile-time specialisation (problem_params.h): "v" for all three axes or "vD,vH,vW";
+    // 0 or "" means "run time".
+    GeneratorParam<std::string> stride{"stride", "0"};
+    GeneratorParam<std::string> kernel{"kernel", "0"};
+    GeneratorParam<std::string> dilation{"dilation", "0"};
+    GeneratorParam<std::string> padding{"padding", ""};
+    GeneratorParam<int> fixed_groups{"fixed_groups", 0};  // > 0: compiled for this many groups
+    GeneratorParam<int> in_channels{"in_channels", 0};
+    GeneratorParam<int> out_channels{"out_channels", 0};
+    // The input size (N,C,D,H,W) that estimates assume; autoschedulers tune for it.
+    GeneratorParam<std::string> estimate_input{"estimate_input", "2,32,16,32,64"};
 
     // Schedule knobs (see schedules/forward_schedules.h).
     GeneratorParam<int> vectors{"vectors", 2};
@@ -40,17 +53,20 @@ public:
     Output<Buffer<float, 5>> output{"output"};  // (x, y, z, co, n)
 
     void generate() {
-        const convt3d::AxisConstants constants{stride, kernel, dilation};
+        read_problem_params();
         const Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
         const Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
         const Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
         std::array<convt3d::Axis, 3> axes;
         for (int d = 0; d < 3; d++) {
-            axes[d] = {*strides[d], *dilations[d], *paddings[d], weight.dim(d).extent(),
+            const convt3d::AxisConstants constants{strides_[d], kernels_[d], dilations_[d]};
+            Expr pad = padding_fixed_ ? Expr(paddings_[d]) : Expr(*paddings[d]);
+            axes[d] = {*strides[d], *dilations[d], pad, weight.dim(d).extent(),
                        input.dim(d).min(), input.dim(d).extent(), constants};
         }
         Expr out_channels_per_group = weight.dim(3).extent();
         Expr in_channels_per_group = input.dim(3).extent() / groups;
+        if (in_channels > 0 && fixed_groups > 0) in_channels_per_group = int(in_channels) / int(fixed_groups);
         // The CPU schedule that vectorises over output channels reads packed weights.
         Func weight_read = weight;
         Func packed_weight;
@@ -76,14 +92,7 @@ public:
     }
 
     void schedule() {
-        input.set_estimates({{0, 64}, {0, 32}, {0, 16}, {0, 32}, {0, 2}});
-        weight.set_estimates({{0, 3}, {0, 3}, {0, 3}, {0, 32}, {0, 32}});
-        bias.set_estimates({{0, 32}});
-        output.set_estimates({{0, 128}, {0, 64}, {0, 32}, {0, 32}, {0, 2}});
-        for (auto *p : {&stride_x, &stride_y, &stride_z}) p->set_estimate(2);
-        for (auto *p : {&padding_x, &padding_y, &padding_z}) p->set_estimate(1);
-        for (auto *p : {&dilation_x, &dilation_y, &dilation_z}) p->set_estimate(1);
-        groups.set_estimate(1);
+        set_problem_estimates();
         if (using_autoscheduler()) return;
 
         if (get_target().has_gpu_feature()) {
@@ -95,6 +104,50 @@ public:
 
 private:
     convt3d::ConvTranspose3dFuncs funcs_;
+    // The compile-time problem, {x, y, z} per axis (0 = run time).
+    std::array<int, 3> strides_{}, kernels_{}, dilations_{}, paddings_{};
+    bool padding_fixed_ = false;
+
+    void read_problem_params() {
+        strides_ = convt3d::parse_axis_triple(stride, "stride");
+        kernels_ = convt3d::parse_axis_triple(kernel, "kernel");
+        dilations_ = convt3d::parse_axis_triple(dilation, "dilation");
+        padding_fixed_ = !std::string(padding).empty();
+        paddings_ = convt3d::parse_axis_triple(padding, "padding");
+    }
+
+    // Estimates of the problem the kernel is compiled for: what is fixed, else a typical
+    // decoder layer. Halide's autoschedulers tune for these.
+    void set_problem_estimates() {
+        std::vector<int> in = convt3d::parse_int_list(estimate_input, "estimate_input");  // N,C,D,H,W
+        if (in.size() != 5) {
+            throw CompileError("estimate_input='" + std::string(estimate_input) + "': expected N,C,D,H,W");
+        }
+        const int n = in[0], ci = in_channels > 0 ? int(in_channels) : in[1];
+        const int co = out_channels > 0 ? int(out_channels) : 32;
+        const int g = fixed_groups > 0 ? int(fixed_groups) : 1;
+        const int in_xyz[3] = {in[4], in[3], in[2]};
+        int out_xyz[3], k_xyz[3];
+        for (int d = 0; d < 3; d++) {
+            const int s = strides_[d] ? strides_[d] : 2, k = kernels_[d] ? kernels_[d] : 3;
+            const int dil = dilations_[d] ? dilations_[d] : 1, p = padding_fixed_ ? paddings_[d] : 1;
+            k_xyz[d] = k;
+            out_xyz[d] = std::max(1, (in_xyz[d] - 1) * s - 2 * p + dil * (k - 1) + 1);
+        }
+        input.set_estimates({{0, in_xyz[0]}, {0, in_xyz[1]}, {0, in_xyz[2]}, {0, ci}, {0, n}});
+        weight.set_estimates({{0, k_xyz[0]}, {0, k_xyz[1]}, {0, k_xyz[2]}, {0, co / g}, {0, ci}});
+        bias.set_estimates({{0, co}});
+        output.set_estimates({{0, out_xyz[0]}, {0, out_xyz[1]}, {0, out_xyz[2]}, {0, co}, {0, n}});
+        Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
+        Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
+        Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
+        for (int d = 0; d < 3; d++) {
+            strides[d]->set_estimate(strides_[d] ? strides_[d] : 2);
+            paddings[d]->set_estimate(padding_fixed_ ? paddings_[d] : 1);
+            dilations[d]->set_estimate(dilations_[d] ? dilations_[d] : 1);
+        }
+        groups.set_estimate(g);
+    }
 
     // The runtime validates everything; these make the kernel itself refuse a call that
     // breaks its compile-time assumptions instead of computing something else.
@@ -111,18 +164,25 @@ private:
                         "output channels must equal weight.dim(3) * groups");
         add_requirement(weight.dim(4).extent() == input.dim(3).extent(),
                         "weight.dim(4) must equal the input channels");
-        if (stride > 0) {
-            add_requirement(stride_x == stride && stride_y == stride && stride_z == stride,
-                            "this kernel is compiled for a fixed stride");
+        const Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
+        const Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
+        const Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
+        for (int d = 0; d < 3; d++) {
+            if (strides_[d]) add_requirement(*strides[d] == strides_[d], "this kernel is compiled for a fixed stride");
+            if (dilations_[d]) {
+                add_requirement(*dilations[d] == dilations_[d], "this kernel is compiled for a fixed dilation");
+            }
+            if (padding_fixed_) {
+                add_requirement(*paddings[d] == paddings_[d], "this kernel is compiled for a fixed padding");
+            }
+            if (kernels_[d]) weight.dim(d).set_extent(kernels_[d]);
         }
-        if (fixed_groups == 1) add_requirement(groups == 1, "this kernel is compiled for groups == 1");
-        if (dilation > 0) {
-            add_requirement(dilation_x == dilation && dilation_y == dilation && dilation_z == dilation,
-                            "this kernel is compiled for a fixed dilation");
+        if (fixed_groups > 0) add_requirement(groups == fixed_groups, "this kernel is compiled for a fixed groups");
+        if (in_channels > 0) {
+            input.dim(3).set_extent(in_channels);
+            weight.dim(4).set_extent(in_channels);
         }
-        if (kernel > 0) {
-            for (int d = 0; d < 3; d++) weight.dim(d).set_extent(kernel);
-        }
+        if (out_channels > 0) output.dim(3).set_extent(out_channels);
     }
 };
 
