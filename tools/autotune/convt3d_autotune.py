@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""convt3d-autotune: tunes the forward kernel's CPU schedules on the benchmark suite and
+writes the winners into schedules/forward.json, which the build reads (rebuild to use them).
+
+  tune     search every variant the suite's CPU cases use; --write stores the winners
+  compare  tuned vs hand-written schedules vs Halide's autoschedulers, one table
+  study    random vs evolutionary search at equal budget
+  build / measure / merge
+           the same work split across machines: `build` compiles candidates where Halide
+           is, `measure` (standard-library Python + convt3d-tune-runner) times them where
+           they will run, `merge` adds the results to the tuning log.
+
+See tools/autotune/README.md."""
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from convt3d_tune import build, measure, project, schedules_io, tuner  # noqa: E402
+from convt3d_tune.log import TuningLog, objective  # noqa: E402
+from convt3d_tune.space import Candidate, Space  # noqa: E402
+
+BUILD = project.ROOT / "build"
+
+
+def suite_cases(args):
+    """[{case, kernel, gflop}] for the suite's CPU cases, with the variant the runtime picks."""
+    cmd = [str(args.runner), "--describe", "--suite", str(args.suite)]
+    cases = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    if args.case:
+        cases = [c for c in cases if c["case"] in args.case]
+    return cases
+
+
+def cases_by_variant(args):
+    by = {}
+    for c in suite_cases(args):
+        by.setdefault(c["kernel"], []).append(c["case"])
+    if args.variant:
+        by = {v: cs for v, cs in by.items() if v in args.variant}
+    return by
+
+
+def setup_from(args):
+    return tuner.Setup(args.generator, args.runner, Path(args.work_dir), args.suite, jobs=args.jobs,
+                       threads=args.threads, repeats=args.repeats)
+
+
+def hand_candidate(schedules, variant, isa):
+    knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
+    space = Space(variant, isa)
+    template = space.template_of(knobs)
+    full = dict(space.templates[template]["fixed"], **{k: knobs[k] for k in ("vectors", "tile_c", "ci_inner")})
+    return Candidate(variant, isa, full, template)
+
+
+def cmd_tune(args):
+    from tqdm import tqdm
+    setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
+    schedules = project.load_json(project.SCHEDULE_FILE)
+    variants = cases_by_variant(args)
+    rng = random.Random(args.seed)
+    deadline = time.time() + args.budget_minutes * 60 if args.budget_minutes else None
+    total = len(variants) * args.candidates
+    winners = {}
+    with tqdm(total=total, unit="cand", dynamic_ncols=True) as bar:
+        for i, (variant, cases) in enumerate(variants.items()):
+            # Each variant gets an equal share of what is left of the time budget.
+            share = None if deadline is None else time.time() + (deadline - time.time()) / (len(variants) - i)
+            hand = hand_candidate(schedules, variant, args.isa)
+            bar.set_description(variant)
+
+            def progress(c, measured):
+                best = min((o for _, o in measured if o is not None), default=None)
+                bar.update(1)
+                bar.set_postfix_str(f"best {best:.2f} ms" if best else "")
+
+            measured = tuner.search_variant(setup, tlog, variant, args.isa, cases, args.strategy, args.candidates,
+                                            rng, seeds=[hand], deadline=share, progress=progress)
+            bar.update(args.candidates - len(measured))  # a budget or space cut short
+            best, best_ms = tuner.confirm_best(setup, tlog, measured, cases)
+            hand_ms = objective(tlog.records.get(hand.id), cases)
+            if best is None:
+                tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
+                continue
+            tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: {best_ms:.3f} ms "
+                       f"(hand-written {hand_ms:.3f} ms), {len(measured)} candidates")
+            winners[variant] = (best.knobs, {"cases": cases, "geomean_ms": round(best_ms, 4),
+                                             "hand_written_ms": hand_ms and round(hand_ms, 4),
+                                             "candidates": len(measured), "strategy": args.strategy,
+                                             "seed": args.seed})
+    if args.write and winners:
+        schedules_io.write_winners(project.SCHEDULE_FILE, args.isa, winners)
+        print(f"wrote {len(winners)} tuned entries for {args.isa} into {project.SCHEDULE_FILE}; rebuild to use them")
+
+
+def cmd_study(args):
+    """Both strategies, from the same seeds, each allowed `--candidates` distinct
+    candidates; measurements are shared through the log, so a candidate both try is
+    measured once and compared on equal terms."""
+    setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
+    rows = []
+    for variant, cases in cases_by_variant(args).items():
+        for seed in range(args.seed, args.seed + args.seeds):
+            for strategy in ("random", "evolution"):
+                rng = random.Random(seed)
+                measured = tuner.search_variant(setup, tlog, variant, args.isa, cases, strategy, args.candidates, rng)
+                curve, best = [], None
+                for _, obj in measured:
+                    if obj is not None:
+                        best = obj if best is None else min(best, obj)
+                    curve.append(best)
+                rows.append({"variant": variant, "seed": seed, "strategy": strategy, "best_ms": best, "curve": curve})
+                print(f"{variant} seed {seed} {strategy:9}: best {best:.3f} ms after {len(measured)}", flush=True)
+    print("\n| variant | strategy | mean best ms | wins |\n|---|---|---|---|")
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == variant]
+        for strategy in ("random", "evolution"):
+            runs = [r for r in mine if r["strategy"] == strategy]
+            other = {r["seed"]: r["best_ms"] for r in mine if r["strategy"] != strategy}
+            wins = sum(r["best_ms"] < other[r["seed"]] for r in runs)
+            mean = sum(r["best_ms"] for r in runs) / len(runs)
+            print(f"| {variant} | {strategy} | {mean:.3f} | {wins}/{len(runs)} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def cmd_compare(args):
+    from convt3d_tune import compare
+    compare.run(args, setup_from(args), suite_cases(args))
+
+
+def cmd_build(args):
+    plan = json.loads(Path(args.plan).read_text())
+    entries = [(Candidate.from_json(e), e["cases"]) for e in plan["candidates"]]
+    results = build.build_many([c for c, _ in entries], args.generator, args.out, args.jobs, 300, args.threads)
+    built = [(c, cases) for c, cases in entries if results[c.id]["status"] == "built"]
+    build.write_manifest(args.out, built)
+    for c, _ in entries:
+        print(f"{c.id} {results[c.id]['status']} {c.describe()}")
+
+
+def cmd_measure(args):
+    done = set()
+    if Path(args.results).exists():
+        done = {json.loads(line)["id"] for line in Path(args.results).read_text().splitlines() if line.strip()}
+    measure.measure_manifest(args.runner, args.dir, args.results, args.repeats, 600, args.suite, done)
+
+
+def cmd_merge(args):
+    tlog = TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
+    manifest = json.loads((Path(args.dir) / "manifest.json").read_text())
+    by_id = {e["id"]: Candidate.from_json(e) for e in manifest["candidates"]}
+    n = 0
+    for line in Path(args.results).read_text().splitlines():
+        r = json.loads(line)
+        if r["id"] in by_id and r["id"] not in tlog:
+            tlog.add(by_id[r["id"]], {"status": "built"}, {k: v for k, v in r.items() if k != "id"})
+            n += 1
+    print(f"merged {n} results into {tlog.path}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generator", type=Path, default=BUILD / "generators" / "convt3d_generators")
+    p.add_argument("--runner", type=Path, default=BUILD / "tools" / "autotune" / "convt3d-tune-runner")
+    p.add_argument("--suite", type=Path, default=project.SUITE_FILE)
+    p.add_argument("--work-dir", type=Path, default=BUILD / "autotune", help="tuning log and candidates")
+    p.add_argument("--isa", default="avx2", choices=sorted(project.isa_targets()))
+    p.add_argument("--case", action="append", help="suite case (default: every CPU case)")
+    p.add_argument("--variant", action="append", help="only these kernel variants")
+    p.add_argument("--jobs", type=int, default=2, help="candidates compiled at once")
+    p.add_argument("--threads", type=int, default=2, help="parallelism the autoschedulers assume")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per case (median)")
+    p.add_argument("--seed", type=int, default=1)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("tune", help="search and (with --write) store the winners")
+    t.add_argument("--strategy", default="evolution", choices=["evolution", "random"])
+    t.add_argument("--candidates", type=int, default=20, help="distinct candidates per variant")
+    t.add_argument("--budget-minutes", type=float, help="stop after this long (split across variants)")
+    t.add_argument("--write", action="store_true", help="write the winners into schedules/forward.json")
+    t.set_defaults(fn=cmd_tune)
+
+    s = sub.add_parser("study", help="random vs evolutionary search at equal budget")
+    s.add_argument("--candidates", type=int, default=12)
+    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--json", help="write every run's best-so-far curve here")
+    s.set_defaults(fn=cmd_study)
+
+    c = sub.add_parser("compare", help="tuned vs hand-written vs Halide's autoschedulers")
+    # Adams2019's default beam search (32) ran out of memory on this generator; greedy (1)
+    # takes 20-60 s per kernel.
+    c.add_argument("--autoschedulers", default="Mullapudi2016,Li2018,Adams2019:beam_size=1",
+                   help="comma-separated; NAME:param=value passes autoscheduler.param=value")
+    c.add_argument("--autoschedule-timeout", type=int, default=300, help="seconds per autoscheduled kernel")
+    c.add_argument("--rounds", type=int, default=2, help="measure everything this many times, keep the best median")
+    c.add_argument("--markdown", help="also write the table here")
+    c.set_defaults(fn=cmd_compare)
+
+    b = sub.add_parser("build", help="compile a plan's candidates (needs Halide)")
+    b.add_argument("--plan", required=True, help='{"candidates": [candidate + "cases"]}')
+    b.add_argument("--out", required=True)
+    b.set_defaults(fn=cmd_build)
+
+    m = sub.add_parser("measure", help="time a build's candidates (needs only the runner)")
+    m.add_argument("--dir", required=True)
+    m.add_argument("--results", required=True)
+    m.set_defaults(fn=cmd_measure)
+
+    g = sub.add_parser("merge", help="add measured results to the tuning log")
+    g.add_argument("--dir", required=True)
+    g.add_argument("--results", required=True)
+    g.set_defaults(fn=cmd_merge)
+
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

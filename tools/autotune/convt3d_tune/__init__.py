@@ -1,0 +1,1 @@
+"""convt3d's autotuner: searches the schedule knobs of the forward kernel's templates."""

@@ -1,0 +1,81 @@
+"""The builder: compiles candidates into shared objects with the forward generator. It needs
+Halide (the generator executable) and a C++ compiler, nothing else; what it writes (one
+<id>.so per candidate and manifest.json) is all that the runner side needs."""
+import json
+import os
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import project
+
+SYMBOL = "convt3d_candidate"
+
+
+def autoscheduler_plugin(name):
+    """Halide's autoscheduler plugins ship in the halide wheel, next to libHalide."""
+    import halide  # only the builder needs the Python package, to find the plugins
+    lib = Path(halide.__file__).parent / "lib64" / f"libautoschedule_{name.lower()}.so"
+    if not lib.exists():
+        raise FileNotFoundError(f"no autoscheduler plugin {lib}")
+    return lib
+
+
+def generator_args(c, threads):
+    params = project.variant_params()[c.variant]
+    target = project.isa_targets()[c.isa] + "-no_runtime"  # the runner brings the runtime
+    args = ["-g", "conv_transpose3d_forward", "-e", "object", "-f", SYMBOL, f"target={target}"]
+    args += [f"{k}={v}" for k, v in params.items()]
+    if c.autoscheduler:
+        # "Adams2019:beam_size=1": the autoscheduler's name, then its own parameters.
+        name, *options = c.autoscheduler.split(":")
+        args = ["-p", str(autoscheduler_plugin(name))] + args
+        args += [f"autoscheduler={name}", f"autoscheduler.parallelism={threads}",
+                 f"estimate_input={c.estimate_input}"] + [f"autoscheduler.{o}" for o in options]
+    else:
+        args += [f"{k}={v}" for k, v in c.knobs.items()]
+    return args
+
+
+def build_one(c, generator, out_dir, timeout_s, threads):
+    """Compiles one candidate to out_dir/<id>.so; returns {"status": "built"|"compile_error"|
+    "compile_timeout", "why": ..., "build_s": ...}."""
+    out_dir = Path(out_dir)
+    lib = out_dir / f"{c.id}.so"
+    if lib.exists():
+        return {"status": "built", "build_s": 0.0}
+    work = out_dir / c.id
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [str(generator), "-o", str(work)] + generator_args(c, threads)
+    t0 = time.time()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        if r.returncode == 0:
+            obj = work / f"{SYMBOL}.o"
+            r = subprocess.run([os.environ.get("CXX", "c++"), "-shared", "-o", str(lib), str(obj)],
+                               capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"status": "compile_timeout", "why": f"over {timeout_s} s", "build_s": time.time() - t0}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if r.returncode != 0:
+        why = (r.stderr or r.stdout).strip().splitlines()
+        return {"status": "compile_error", "why": "\n".join(why[-5:]) or f"exit {r.returncode}",
+                "build_s": time.time() - t0}
+    return {"status": "built", "build_s": time.time() - t0}
+
+
+def build_many(cands, generator, out_dir, jobs, timeout_s, threads):
+    """{id: build result}, compiling `jobs` candidates at a time."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = pool.map(lambda c: build_one(c, generator, out_dir, timeout_s, threads), cands)
+        return {c.id: r for c, r in zip(cands, results)}
+
+
+def write_manifest(out_dir, entries):
+    """entries: [(candidate, [case names])] -> out_dir/manifest.json, for the runner side."""
+    manifest = {"candidates": [dict(c.to_json(), library=f"{c.id}.so", cases=cases) for c, cases in entries]}
+    (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

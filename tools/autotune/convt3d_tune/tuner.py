@@ -1,0 +1,82 @@
+"""The tuning loop on one machine: propose a batch, build it (in parallel), measure it (one
+at a time, after the builds, so that compiling never disturbs a timing), log, repeat."""
+import random
+import time
+
+from . import build, log as tuning_log, measure, search
+from .space import Space
+
+
+class Setup:
+    """Where things are and how hard to try."""
+
+    def __init__(self, generator, runner, work_dir, suite=None, jobs=2, threads=2, repeats=5,
+                 build_timeout_s=300, run_timeout_s=600):
+        self.generator, self.runner, self.work_dir, self.suite = generator, runner, work_dir, suite
+        self.jobs, self.threads, self.repeats = jobs, threads, repeats
+        self.build_timeout_s, self.run_timeout_s = build_timeout_s, run_timeout_s
+
+
+def evaluate(setup, tlog, cands, cases_of):
+    """Builds and measures the candidates not in the log; returns their log records."""
+    todo = [c for c in cands if c.id not in tlog]
+    lib_dir = setup.work_dir / "candidates"
+    builds = build.build_many(todo, setup.generator, lib_dir, setup.jobs, setup.build_timeout_s, setup.threads)
+    for c in todo:
+        b = builds[c.id]
+        if b["status"] != "built":
+            tlog.add(c, b, {"status": b["status"], "why": b.get("why", "")})
+            continue
+        m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases_of(c), setup.repeats,
+                                setup.run_timeout_s, setup.suite)
+        tlog.add(c, b, m)
+        (lib_dir / f"{c.id}.so").unlink(missing_ok=True)  # rebuilt in seconds if ever needed
+    return [tlog.records[c.id] for c in cands]
+
+
+def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seeds=(), batch=2,
+                   deadline=None, progress=None):
+    """Tries `budget` distinct candidates of (variant, isa) on `cases`, seeds first, then
+    as `strategy` proposes. Returns [(candidate, objective)] in the order tried."""
+    space = Space(variant, isa)
+    propose = search.STRATEGIES[strategy]
+    measured, tried = [], set()
+    queue = [c for c in seeds]
+    while len(measured) < budget and (deadline is None or time.time() < deadline):
+        n = min(batch, budget - len(measured))
+        if not queue:
+            queue = propose(space, measured, tried, rng, n)
+            if not queue:
+                break  # the space is exhausted
+        chunk, queue = queue[:n], queue[n:]
+        chunk = [c for c in chunk if c.id not in tried]
+        for c, record in zip(chunk, evaluate(setup, tlog, chunk, lambda _: cases)):
+            tried.add(c.id)
+            measured.append((c, tuning_log.objective(record, cases)))
+            if progress:
+                progress(c, measured)
+    return measured
+
+
+def confirm_best(setup, tlog, measured, cases, keep=3, rounds=3, margin=0.10):
+    """Noise check: the best `keep` within `margin` of the best are measured again, in turns,
+    and the one with the lowest median over the rounds wins. Returns (candidate, ms)."""
+    ok = sorted((obj, c) for c, obj in measured if obj is not None)
+    if not ok:
+        return None, None
+    close = [c for obj, c in ok[:keep] if obj <= ok[0][0] * (1 + margin)]
+    if len(close) == 1:
+        return close[0], ok[0][0]
+    lib_dir = setup.work_dir / "candidates"
+    build.build_many(close, setup.generator, lib_dir, setup.jobs, setup.build_timeout_s, setup.threads)
+    samples = {c.id: [tuning_log.objective(tlog.records[c.id], cases)] for c in close}
+    for _ in range(rounds):
+        for c in close:
+            m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases, setup.repeats,
+                                    setup.run_timeout_s, setup.suite)
+            obj = tuning_log.objective(dict(m, id=c.id), cases)
+            if obj is not None:
+                samples[c.id].append(obj)
+    medians = {cid: sorted(s)[len(s) // 2] for cid, s in samples.items()}
+    best = min(close, key=lambda c: medians[c.id])
+    return best, medians[best.id]
