@@ -1,0 +1,119 @@
+"""Tests of the autotuner (tools/autotune), run by CTest with the built generator and runner."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "autotune"
+sys.path.insert(0, str(TOOL))
+
+from convt3d_tune import measure, project, schedules_io  # noqa: E402
+from convt3d_tune.space import Space  # noqa: E402
+
+GENERATOR = os.environ["CONVT3D_GENERATOR"]
+RUNNER = os.environ["CONVT3D_TUNE_RUNNER"]
+WORK = Path(os.environ["CONVT3D_TEST_WORK_DIR"])
+
+
+def autotune(*args):
+    cmd = [sys.executable, str(TOOL / "convt3d_autotune.py"), "--generator", GENERATOR, "--runner", RUNNER,
+           "--repeats", "1"] + list(args)
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def log_lines(work):
+    return [json.loads(line) for line in (work / "tune-avx2.jsonl").read_text().splitlines()]
+
+
+class SpaceTest(unittest.TestCase):
+    def test_every_variant_and_isa_has_candidates_that_fit(self):
+        for variant in project.variant_params():
+            for isa in project.isa_targets():
+                space = Space(variant, isa)
+                cands = space.all()
+                self.assertTrue(cands, f"{variant}/{isa}")
+                self.assertTrue(all(space.fits(c.knobs) for c in cands))
+                self.assertEqual(len({c.id for c in cands}), len(cands), "ids must be unique")
+
+    def test_templates_follow_the_variant(self):
+        self.assertEqual(set(Space("k2s2_g1", "avx2").templates), {"over_channels", "over_x", "phase_major"})
+        self.assertEqual(set(Space("generic", "avx2").templates), {"over_x"})
+        self.assertEqual(set(Space("s1_g1", "avx2").templates), {"over_channels", "over_x"})
+
+    def test_mutation_and_crossover_stay_in_the_space(self):
+        rng = random.Random(7)
+        space = Space("k3s2_g1", "avx2")
+        ids = {c.id for c in space.all()}
+        for _ in range(200):
+            a, b = space.random(rng), space.random(rng)
+            self.assertIn(space.mutate(a, rng).id, ids)
+            if a.template == b.template:
+                self.assertIn(space.crossover(a, b, rng).id, ids)
+
+    def test_hand_written_schedules_are_in_a_template(self):
+        schedules = project.load_json(project.SCHEDULE_FILE)
+        for isa in project.isa_targets():
+            for variant in project.variant_params():
+                knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
+                self.assertIsNotNone(Space(variant, isa).template_of(knobs), f"{variant}/{isa}: {knobs}")
+
+
+class RunnerTest(unittest.TestCase):
+    def test_a_kernel_that_writes_zeros_is_rejected(self):
+        r = measure.measure_one(RUNNER, os.environ["CONVT3D_ZEROS_CANDIDATE"], ["tiny_latency"], 1, 120)
+        self.assertEqual(r["status"], "wrong", r)
+        self.assertNotIn("median_ms", r["cases"]["tiny_latency"], "a wrong kernel must not be timed")
+
+    def test_a_kernel_for_other_parameters_is_rejected(self):
+        work = WORK / "other"
+        shutil.rmtree(work, ignore_errors=True)
+        # k2s2 (stride 2) on tiny_latency (stride 1): the kernel refuses; logged, never chosen.
+        plan = {"candidates": [{"variant": "k2s2", "isa": "avx2", "cases": ["tiny_latency"],
+                                "knobs": {"vectorize_c": 0, "phase_major": 0, "vectors": 1, "tile_c": 1,
+                                          "ci_inner": 0}}]}
+        (work).mkdir(parents=True)
+        (work / "plan.json").write_text(json.dumps(plan))
+        autotune("build", "--plan", str(work / "plan.json"), "--out", str(work / "cands"))
+        autotune("measure", "--dir", str(work / "cands"), "--results", str(work / "results.jsonl"))
+        result = json.loads((work / "results.jsonl").read_text())
+        self.assertEqual(result["status"], "error")
+        self.assertIn("candidate failed", result["cases"]["tiny_latency"]["why"])
+
+
+class TuneTest(unittest.TestCase):
+    def test_tune_logs_every_candidate_and_resumes(self):
+        work = WORK / "tune"
+        shutil.rmtree(work, ignore_errors=True)
+        args = ["--work-dir", str(work), "--case", "tiny_latency", "tune", "--candidates", "3"]
+        autotune(*args)
+        first = log_lines(work)
+        self.assertEqual(len(first), 3)
+        self.assertTrue(all(r["variant"] == "s1" and r["status"] == "ok" for r in first), first)
+        self.assertTrue(all(r["cases"]["tiny_latency"]["median_ms"] > 0 for r in first))
+        autotune(*args)  # the same search again: everything comes from the log
+        self.assertEqual(len(log_lines(work)), 3)
+        autotune(*args[:-1], "5")  # a larger budget adds only the new candidates
+        self.assertEqual(len(log_lines(work)), 5)
+
+    def test_split_build_measure_merge(self):
+        work = WORK / "split"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        knobs = {"vectorize_c": 0, "phase_major": 0, "vectors": 2, "tile_c": 2, "ci_inner": 1}
+        plan = {"candidates": [{"variant": "s1", "isa": "avx2", "knobs": knobs, "cases": ["tiny_latency"]}]}
+        (work / "plan.json").write_text(json.dumps(plan))
+        autotune("build", "--plan", str(work / "plan.json"), "--out", str(work / "cands"))
+        autotune("measure", "--dir", str(work / "cands"), "--results", str(work / "results.jsonl"))
+        autotune("--work-dir", str(work), "merge", "--dir", str(work / "cands"), "--results",
+                 str(work / "results.jsonl"))
+        (record,) = log_lines(work)
+        self.assertEqual(record["status"], "ok")
+        self.assertEqual(record["knobs"], knobs)
+
+
+if __name__ == "__main__":
+    unittest.main()
