@@ -31,15 +31,11 @@ std::string triple_to_string(const Triple &t) {
 }
 
 std::string describe_layer(const SpecialisedKernel &k) {
-    return "in_channels=" + std::to_string(k.in_channels) + ", out_channels=" + std::to_string(k.out_channels) +
-           ", kernel_size=" + triple_to_string(k.kernel_size) + ", stride=" + triple_to_string(k.stride) +
-           ", padding=" + triple_to_string(k.padding) + ", dilation=" + triple_to_string(k.dilation) +
-           ", groups=" + std::to_string(k.groups);
-}
-
-bool same_layer(const SpecialisedKernel &a, const SpecialisedKernel &b) {
-    return a.in_channels == b.in_channels && a.out_channels == b.out_channels && a.kernel_size == b.kernel_size &&
-           a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation && a.groups == b.groups;
+    const Params &l = k.layer;
+    return "in_channels=" + std::to_string(l.in_channels) + ", out_channels=" + std::to_string(l.out_channels) +
+           ", kernel_size=" + triple_to_string(l.kernel_size) + ", stride=" + triple_to_string(l.stride) +
+           ", padding=" + triple_to_string(l.padding) + ", dilation=" + triple_to_string(l.dilation) +
+           ", groups=" + std::to_string(l.groups);
 }
 
 // Among the kernels `accept` takes, the one for the forced ISA, else for the best ISA this
@@ -58,8 +54,9 @@ const SpecialisedKernel *pick(const Registry &r, std::optional<CpuIsa> forced, A
 }  // namespace
 
 bool specialised_matches(const SpecialisedKernel &k, const Params &p) {
-    return p.in_channels == k.in_channels && p.out_channels == k.out_channels && p.kernel_size == k.kernel_size &&
-           p.stride == k.stride && p.padding == k.padding && p.dilation == k.dilation && p.groups == k.groups;
+    const Params &l = k.layer;
+    return p.in_channels == l.in_channels && p.out_channels == l.out_channels && p.kernel_size == l.kernel_size &&
+           p.stride == l.stride && p.padding == l.padding && p.dilation == l.dilation && p.groups == l.groups;
 }
 
 const SpecialisedKernel *find_specialised(const Params &p, std::optional<CpuIsa> forced) {
@@ -125,21 +122,13 @@ bool register_kernel(const SpecialisedKernel &kernel) {
     for (std::size_t i = 0; i < detail::kNumForwardKernels; i++) {
         if (kernel.name == detail::kForwardKernels[i].name) throw Error(what + "a built-in kernel has this name");
     }
-    Params p;
-    p.in_channels = kernel.in_channels;
-    p.out_channels = kernel.out_channels;
-    p.kernel_size = kernel.kernel_size;
-    p.stride = kernel.stride;
-    p.padding = kernel.padding;
-    p.dilation = kernel.dilation;
-    p.groups = kernel.groups;
-    validate(p);  // Error naming the bad parameter
+    validate(kernel.layer);  // Error naming the bad parameter
 
     detail::Registry &r = detail::registry();
     std::lock_guard<std::mutex> lock(r.mutex);
     for (const SpecialisedKernel &k : r.kernels) {
         if (k.name != kernel.name) continue;
-        if (!detail::same_layer(k, kernel)) {
+        if (!detail::specialised_matches(k, kernel.layer)) {
             throw Error(what + "already registered for another layer (" + detail::describe_layer(k) + ")");
         }
         if (k.cpu_isa == kernel.cpu_isa) {

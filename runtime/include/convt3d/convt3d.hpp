@@ -146,20 +146,14 @@ using ForwardKernelFn = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
 
 // A CPU forward kernel compiled for one layer, usually by the CMake function
 // convt3d_add_specialised_kernel(), whose generated code registers it at start-up. Dispatch
-// takes it before the built-in kernels when a call's channels, kernel_size, stride, padding,
-// dilation and groups all equal these (batch, spatial sizes, output_padding and bias are
-// free) and the CPU runs its ISA; a forced ISA (DispatchOptions::cpu_isa or
+// takes it before the built-in kernels when a call's in/out channels, kernel_size, stride,
+// padding, dilation and groups all equal the layer's (batch, spatial sizes, output_padding
+// and bias are free) and the CPU runs its ISA; a forced ISA (DispatchOptions::cpu_isa or
 // CONVT3D_CPU_ISA) other than its own, or a forced kernel name other than its own, falls
 // back to the built-in table. KernelChoice::kernel is then `name`.
 struct SpecialisedKernel {
     std::string name;  // an identifier unlike every built-in kernel's name
-    int64_t in_channels = 0;
-    int64_t out_channels = 0;
-    Triple kernel_size{1, 1, 1};
-    Triple stride{1, 1, 1};
-    Triple padding{0, 0, 0};
-    Triple dilation{1, 1, 1};
-    int64_t groups = 1;
+    Params layer;      // output_padding, bias and padding_mode are not part of it
     CpuIsa cpu_isa = CpuIsa::avx2;  // the ISA it was compiled for
     ForwardKernelFn function = nullptr;
 };
