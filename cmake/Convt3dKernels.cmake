@@ -1,5 +1,7 @@
 # AOT generation of the forward kernels: one library per (variant, target), with schedule
 # knobs read from schedules/forward.json, plus the generated kernel table for the runtime.
+# The installed package includes this file too (for convt3d_add_specialised_kernel in
+# Convt3dSpecialise.cmake): keep it to definitions, with nothing that needs this source tree.
 
 # Compile-time specialisations, most specialised first; the runtime takes the first whose
 # preconditions hold. "generic" takes every parameter at run time and must stay last.
@@ -33,6 +35,28 @@ set(CONVT3D_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/forward.json" CACHE F
     "Schedule knobs per target class and variant")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CONVT3D_SCHEDULE_FILE}")
 
+# Merges the knobs of the JSON object at `json` / path... into the "knob=value" list in the
+# variable PARAMS (a knob given again replaces the earlier value); no object there: no change.
+function(convt3d_merge_knobs PARAMS json)
+    set(params "${${PARAMS}}")  # read first, before a local variable can hide the caller's
+    string(JSON knobs ERROR_VARIABLE missing GET "${json}" ${ARGN})
+    if (missing)
+        return()
+    endif ()
+    string(JSON n LENGTH "${knobs}")
+    if (n EQUAL 0)
+        return()
+    endif ()
+    math(EXPR last "${n} - 1")
+    foreach (i RANGE ${last})
+        string(JSON key MEMBER "${knobs}" ${i})
+        string(JSON value GET "${knobs}" ${key})
+        list(FILTER params EXCLUDE REGEX "^${key}=")
+        list(APPEND params "${key}=${value}")
+    endforeach ()
+    set(${PARAMS} "${params}" PARENT_SCOPE)
+endfunction()
+
 # Reads the knobs for (target class, variant) from the schedule file into OUT as
 # "knob=value" generator parameters; the variant's entry overrides the class's "default".
 # Optional arguments: another schedule file and its top-level key (default: the forward's).
@@ -46,21 +70,7 @@ function(convt3d_schedule_params OUT target_class variant)
     file(READ "${file}" json)
     set(params "")
     foreach (entry IN ITEMS default ${variant})
-        string(JSON knobs ERROR_VARIABLE missing GET "${json}" ${pass} ${target_class} ${entry})
-        if (missing)
-            continue()
-        endif ()
-        string(JSON n LENGTH "${knobs}")
-        if (n EQUAL 0)
-            continue()
-        endif ()
-        math(EXPR last "${n} - 1")
-        foreach (i RANGE ${last})
-            string(JSON key MEMBER "${knobs}" ${i})
-            string(JSON value GET "${knobs}" ${key})
-            list(FILTER params EXCLUDE REGEX "^${key}=")
-            list(APPEND params "${key}=${value}")
-        endforeach ()
+        convt3d_merge_knobs(params "${json}" ${pass} ${target_class} ${entry})
     endforeach ()
     set(${OUT} "${params}" PARENT_SCOPE)
 endfunction()

@@ -453,6 +453,21 @@ std::vector<NamedCase> edge_cases() {
     };
 }
 
+void check_run(const Case &c, const Run &r, const std::vector<double> &ref, bool integers) {
+    const Comparison cmp = compare(r.output, ref);
+    INFO("worst element " << position(output_shape(c.params, c.input_shape), cmp.first_bad) << ": got "
+                          << cmp.first_bad_out << ", reference " << cmp.first_bad_ref << " (max error "
+                          << cmp.max_error << ")");
+    CHECK(cmp.non_finite == 0);
+    CHECK(r.guard_damaged == 0);
+    CHECK_FALSE(r.inputs_changed);
+    if (integers) {
+        CHECK(cmp.mismatched == 0);
+    } else {
+        CHECK(cmp.max_error <= tolerance(c));
+    }
+}
+
 int check_case_everywhere(const Case &c, Device device, uint32_t seed) {
     std::mt19937 rng(seed);
     int runs = 0;
@@ -482,17 +497,7 @@ int check_case_everywhere(const Case &c, Device device, uint32_t seed) {
                     continue;
                 }
                 if (!kernel.empty()) CHECK(r.choice.kernel == kernel);
-                const Comparison cmp = compare(r.output, ref);
-                INFO("worst element " << position(output_shape(c.params, c.input_shape), cmp.first_bad) << ": got " << cmp.first_bad_out << ", reference "
-                                       << cmp.first_bad_ref << " (max error " << cmp.max_error << ")");
-                CHECK(cmp.non_finite == 0);
-                CHECK(r.guard_damaged == 0);
-                CHECK_FALSE(r.inputs_changed);
-                if (integers) {
-                    CHECK(cmp.mismatched == 0);
-                } else {
-                    CHECK(cmp.max_error <= tolerance(c));
-                }
+                check_run(c, r, ref, integers);
                 runs++;
             }
         }

@@ -130,6 +130,11 @@ struct NamedCase {
 };
 std::vector<NamedCase> edge_cases();
 
+// Catch2 checks of one run_fenced() result against the reference: every element written,
+// nothing outside the output, inputs untouched, exact on integer data and within
+// tolerance() on float data.
+void check_run(const Case &c, const Run &r, const std::vector<double> &ref, bool integers);
+
 // Runs one case through default dispatch and through every kernel of `device` that
 // supports it (on every supported ISA on the CPU), on float and integer data, checking
 // each run against the reference with Catch2 assertions; returns the number of runs.

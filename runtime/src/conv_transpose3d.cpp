@@ -35,16 +35,8 @@ KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorVie
         }
     }
 
-    const detail::ForwardKernelEntry &entry = detail::select_kernel(p, device, opts);
-    KernelChoice choice{entry.name, device, std::nullopt};
-    detail::ForwardKernelFn fn;
-    if (device == Device::cpu) {
-        choice.cpu_isa = detail::select_cpu_isa(opts);
-        fn = entry.cpu[static_cast<int>(*choice.cpu_isa)];
-    } else {
-        detail::cuda_prepare();
-        fn = entry.cuda;
-    }
+    const auto [choice, fn] = detail::select_forward(p, device, opts);
+    if (device == Device::cuda) detail::cuda_prepare();
 
     // Unbatched (C, D, H, W) tensors run as a batch of one.
     using detail::batched;

@@ -1,6 +1,7 @@
 #include "kernel_table.h"
 
 #include "forward_kernel_table.inc"
+#include "specialised_kernels.h"
 
 #include <cstdlib>
 #include <iterator>
@@ -52,7 +53,7 @@ const ForwardKernelEntry &select_kernel(const Params &p, Device device, const Di
                        " kernel was compiled into this build");
 }
 
-CpuIsa select_cpu_isa(const DispatchOptions &opts) {
+std::optional<CpuIsa> forced_cpu_isa(const DispatchOptions &opts) {
     std::optional<CpuIsa> isa = opts.cpu_isa;
     if (!isa) {
         if (const char *env = std::getenv("CONVT3D_CPU_ISA"); env && *env) {
@@ -63,11 +64,29 @@ CpuIsa select_cpu_isa(const DispatchOptions &opts) {
             }
         }
     }
-    if (!isa) return best_cpu_isa();
-    if (!cpu_supports(*isa)) {
+    if (isa && !cpu_supports(*isa)) {
         throw Error(std::string("convt3d: cpu_isa=") + to_string(*isa) + " is not supported by this CPU");
     }
-    return *isa;
+    return isa;
+}
+
+CpuIsa select_cpu_isa(const DispatchOptions &opts) {
+    const std::optional<CpuIsa> isa = forced_cpu_isa(opts);
+    return isa ? *isa : best_cpu_isa();
+}
+
+ForwardDispatch select_forward(const Params &p, Device device, const DispatchOptions &opts) {
+    if (device == Device::cuda) {
+        const ForwardKernelEntry &e = select_kernel(p, device, opts);
+        return {{e.name, device, std::nullopt}, e.cuda};
+    }
+    const std::optional<CpuIsa> forced = forced_cpu_isa(opts);
+    const SpecialisedKernel *k =
+        opts.kernel.empty() ? find_specialised(p, forced) : find_specialised_named(opts.kernel, p, forced);
+    if (k) return {{k->name, device, k->cpu_isa}, k->function};
+    const ForwardKernelEntry &e = select_kernel(p, device, opts);
+    const CpuIsa isa = forced ? *forced : best_cpu_isa();
+    return {{e.name, device, isa}, e.cpu[static_cast<int>(isa)]};
 }
 
 }  // namespace convt3d::detail
@@ -76,6 +95,7 @@ namespace convt3d {
 
 std::vector<std::string> kernel_names(Device device) {
     std::vector<std::string> names;
+    if (device == Device::cpu) names = detail::specialised_names();
     for (const auto &e : detail::kForwardKernels) {
         if (detail::function_for(e, device)) names.emplace_back(e.name);
     }
@@ -83,6 +103,7 @@ std::vector<std::string> kernel_names(Device device) {
 }
 
 bool kernel_supports(const std::string &kernel, const Params &p) {
+    if (bool supports = false; detail::specialised_name_supports(kernel, p, &supports)) return supports;
     for (const auto &e : detail::kForwardKernels) {
         if (kernel == e.name) return detail::entry_supports(e, p);
     }
@@ -91,11 +112,7 @@ bool kernel_supports(const std::string &kernel, const Params &p) {
 
 KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions &opts) {
     validate(p);
-    KernelChoice choice;
-    choice.kernel = detail::select_kernel(p, device, opts).name;
-    choice.device = device;
-    if (device == Device::cpu) choice.cpu_isa = detail::select_cpu_isa(opts);
-    return choice;
+    return detail::select_forward(p, device, opts).choice;
 }
 
 std::string KernelChoice::describe() const {

@@ -4,17 +4,12 @@
 #include "convt3d/convt3d.hpp"
 
 #include <cstddef>
-
-struct halide_buffer_t;
+#include <optional>
 
 namespace convt3d::detail {
 
 // The signature every forward kernel variant shares (see the generator's Inputs).
-using ForwardKernelFn = int (*)(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
-                                int stride_x, int stride_y, int stride_z,
-                                int padding_x, int padding_y, int padding_z,
-                                int dilation_x, int dilation_y, int dilation_z,
-                                int groups, halide_buffer_t *output);
+using convt3d::ForwardKernelFn;
 
 struct ForwardKernelEntry {
     const char *name;
@@ -32,7 +27,17 @@ bool entry_supports(const ForwardKernelEntry &e, const Params &p);
 const ForwardKernelEntry &find_kernel(const std::string &name, Device device);
 // The first entry whose preconditions hold, honouring opts.kernel; throws Error.
 const ForwardKernelEntry &select_kernel(const Params &p, Device device, const DispatchOptions &opts);
-// The CPU ISA to run: opts, then CONVT3D_CPU_ISA, then the best the CPU supports.
+// The CPU ISA forced by opts, else by CONVT3D_CPU_ISA (Error if this CPU lacks it), if any.
+std::optional<CpuIsa> forced_cpu_isa(const DispatchOptions &opts);
+// The CPU ISA to run: the forced one, else the best the CPU supports.
 CpuIsa select_cpu_isa(const DispatchOptions &opts);
+
+// What a forward call runs: a registered specialised kernel (specialised_kernels.h) that
+// fits, else the built-in table's choice.
+struct ForwardDispatch {
+    KernelChoice choice;
+    ForwardKernelFn fn = nullptr;
+};
+ForwardDispatch select_forward(const Params &p, Device device, const DispatchOptions &opts);
 
 }  // namespace convt3d::detail

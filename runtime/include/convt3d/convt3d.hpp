@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+struct halide_buffer_t;  // Halide's buffer descriptor (HalideRuntime.h); only pointers here
+
 namespace convt3d {
 
 using Triple = std::array<int64_t, 3>;  // (D, H, W)
@@ -127,11 +129,39 @@ struct KernelChoice {
     std::string describe() const;  // "k2s2 on cpu (avx512)"
 };
 
-// Names of the compiled forward kernels, most specialised first; "generic" is last.
+// Names of the compiled forward kernels, most specialised first; "generic" is last. On
+// the CPU, kernels registered with register_kernel() that this CPU runs come first.
 std::vector<std::string> kernel_names(Device device);
 // Whether a named kernel's compile-time preconditions hold for these parameters.
 bool kernel_supports(const std::string &kernel, const Params &p);
 KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions &opts = {});
+
+// The C signature every forward kernel shares: Halide buffers in (x, y, z, c, n) order,
+// then stride, padding and dilation as (x, y, z) = (W, H, D), groups, output.
+using ForwardKernelFn = int (*)(halide_buffer_t *input, halide_buffer_t *weight, halide_buffer_t *bias,
+                                int stride_x, int stride_y, int stride_z,
+                                int padding_x, int padding_y, int padding_z,
+                                int dilation_x, int dilation_y, int dilation_z,
+                                int groups, halide_buffer_t *output);
+
+// A CPU forward kernel compiled for one layer, usually by the CMake function
+// convt3d_add_specialised_kernel(), whose generated code registers it at start-up. Dispatch
+// takes it before the built-in kernels when a call's in/out channels, kernel_size, stride,
+// padding, dilation and groups all equal the layer's (batch, spatial sizes, output_padding
+// and bias are free) and the CPU runs its ISA; a forced ISA (DispatchOptions::cpu_isa or
+// CONVT3D_CPU_ISA) other than its own, or a forced kernel name other than its own, falls
+// back to the built-in table. KernelChoice::kernel is then `name`.
+struct SpecialisedKernel {
+    std::string name;  // an identifier unlike every built-in kernel's name
+    Params layer;      // output_padding, bias and padding_mode are not part of it
+    CpuIsa cpu_isa = CpuIsa::avx2;  // the ISA it was compiled for
+    ForwardKernelFn function = nullptr;
+};
+// Adds a kernel for dispatch; one name may be registered once per ISA, always for the same
+// layer. Returns whether this CPU runs it (a kernel it cannot run is kept but never chosen).
+// Throws Error for an invalid layer, a built-in kernel's name, a null function, or a name
+// already registered for this ISA or for another layer.
+bool register_kernel(const SpecialisedKernel &kernel);
 
 // The functional form: output = conv_transpose3d(input, weight, bias). All views live on
 // one device; output must already have output_shape(p, input.shape). bias is required
