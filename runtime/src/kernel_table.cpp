@@ -86,7 +86,8 @@ ForwardDispatch select_forward(const Params &p, Device device, const DispatchOpt
     if (k) return {{k->name, device, k->cpu_isa}, k->function};
     const ForwardKernelEntry &e = select_kernel(p, device, opts);
     const CpuIsa isa = forced ? *forced : best_cpu_isa();
-    return {{e.name, device, isa}, e.cpu[static_cast<int>(isa)]};
+    const int i = static_cast<int>(isa);
+    return {{e.name, device, isa, e.tuned[i] ? "tuned" : "hand-written"}, e.cpu[i]};
 }
 
 }  // namespace convt3d::detail
@@ -117,7 +118,7 @@ KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions
 
 std::string KernelChoice::describe() const {
     std::string s = kernel + " on " + to_string(device);
-    if (cpu_isa) s += std::string(" (") + to_string(*cpu_isa) + ")";
+    if (cpu_isa) s += std::string(" (") + to_string(*cpu_isa) + (schedule.empty() ? "" : ", " + schedule + " schedule") + ")";
     return s;
 }
 

@@ -17,6 +17,7 @@ struct ForwardKernelEntry {
     int groups;                    // 1: only groups == 1; 0 = any
     int min_out_channels;          // below this the kernel's vectors would be mostly empty
     ForwardKernelFn cpu[3];        // indexed by CpuIsa
+    bool tuned[3];                 // whether the schedule of cpu[i] came from the autotuner
     ForwardKernelFn cuda;          // nullptr when CUDA was not built
 };
 

@@ -126,7 +126,10 @@ struct KernelChoice {
     std::string kernel;  // e.g. "k2s2", "generic"
     Device device = Device::cpu;
     std::optional<CpuIsa> cpu_isa;
-    std::string describe() const;  // "k2s2 on cpu (avx512)"
+    // Where a built-in CPU kernel's schedule came from: "tuned" (convt3d-autotune on the
+    // suite) or "hand-written"; empty for CUDA and for kernels specialised to one layer.
+    std::string schedule;
+    std::string describe() const;  // "k2s2_g1 on cpu (avx2, tuned schedule)"
 };
 
 // Names of the compiled forward kernels, most specialised first; "generic" is last. On
