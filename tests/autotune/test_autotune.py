@@ -54,6 +54,22 @@ class SpaceTest(unittest.TestCase):
             if a.template == b.template:
                 self.assertIn(space.crossover(a, b, rng).id, ids)
 
+    def test_layer_names_are_the_keys_of_forward_json_layers(self):
+        seed = {"Cin": 16, "Cout": 33, "kernel": [3, 5, 2], "stride": [2, 1, 1], "padding": [0, 4, 2],
+                "dilation": [1, 1, 1], "groups": 1}
+        name = project.layer_name(seed)
+        # The key format of cmake/Convt3dSpecialise.cmake (and forward.json's "about").
+        self.assertEqual(name, "layer:in16_out33_k3x5x2_s2x1x1_p0x4x2_d1x1x1_g1")
+        self.assertEqual(project.layer_params(name),
+                         {"stride": "2,1,1", "kernel": "3,5,2", "dilation": "1,1,1", "padding": "0,4,2",
+                          "fixed_groups": "1", "in_channels": "16", "out_channels": "33"})
+        with self.assertRaises(ValueError):
+            project.layer_params("layer:in16_out33_k3x5x2")
+        # x (W) has stride 1, kernel 2: phase-major is possible (one phase), and groups == 1.
+        self.assertEqual(set(Space(name, "avx2").templates), {"over_channels", "over_x", "phase_major"})
+        grouped = dict(seed, groups=4, Cout=32)
+        self.assertEqual(set(Space(project.layer_name(grouped), "avx2").templates), {"over_x", "phase_major"})
+
     def test_hand_written_schedules_are_in_a_template(self):
         schedules = project.load_json(project.SCHEDULE_FILE)
         for isa in project.isa_targets():
@@ -98,6 +114,15 @@ class TuneTest(unittest.TestCase):
         self.assertEqual(len(log_lines(work)), 3)
         autotune(*args[:-1], "5")  # a larger budget adds only the new candidates
         self.assertEqual(len(log_lines(work)), 5)
+
+    def test_specialise_tunes_the_layer_of_a_case(self):
+        work = WORK / "layer"
+        shutil.rmtree(work, ignore_errors=True)
+        autotune("--work-dir", str(work), "--case", "tiny_latency", "tune", "--specialise", "--candidates", "2")
+        records = log_lines(work)
+        self.assertEqual(len(records), 2)
+        self.assertTrue(all(r["variant"] == "layer:in4_out4_k3x3x3_s1x1x1_p0x0x0_d1x1x1_g1" for r in records))
+        self.assertTrue(all(r["status"] == "ok" for r in records), records)
 
     def test_split_build_measure_merge(self):
         work = WORK / "split"

@@ -38,9 +38,13 @@ def suite_cases(args):
 
 
 def cases_by_variant(args):
+    """{kernel name: [cases]}: the built-in variants the cases use or, with --specialise, one
+    layer-specialised kernel per case."""
     by = {}
+    suite = {c["name"]: c for c in project.load_json(args.suite)["cases"]}
     for c in suite_cases(args):
-        by.setdefault(c["kernel"], []).append(c["case"])
+        name = project.layer_name(suite[c["case"]]) if getattr(args, "specialise", False) else c["kernel"]
+        by.setdefault(name, []).append(c["case"])
     if args.variant:
         by = {v: cs for v, cs in by.items() if v in args.variant}
     return by
@@ -51,8 +55,16 @@ def setup_from(args):
                        threads=args.threads, repeats=args.repeats)
 
 
-def hand_candidate(schedules, variant, isa):
-    knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
+def start_candidate(schedules, variant, isa, runtime_variant):
+    """Where a search starts: the hand-written knobs of a variant; for a layer, the knobs
+    convt3d_add_specialised_kernel() would give it now (its "layers" entry, else those of the
+    variant the runtime picks for it)."""
+    if variant.startswith(project.LAYER_PREFIX):
+        key = variant[len(project.LAYER_PREFIX):]
+        knobs = dict(schedules_io.knobs_for(schedules, "forward", isa, runtime_variant),
+                     **schedules.get("layers", {}).get(isa, {}).get(key, {}))
+    else:
+        knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
     space = Space(variant, isa)
     template = space.template_of(knobs)
     full = dict(space.templates[template]["fixed"], **{k: knobs[k] for k in ("vectors", "tile_c", "ci_inner")})
@@ -64,6 +76,7 @@ def cmd_tune(args):
     setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
     schedules = project.load_json(project.SCHEDULE_FILE)
     variants = cases_by_variant(args)
+    runtime_variant = {c["case"]: c["kernel"] for c in suite_cases(args)}
     rng = random.Random(args.seed)
     deadline = time.time() + args.budget_minutes * 60 if args.budget_minutes else None
     total = len(variants) * args.candidates
@@ -72,7 +85,7 @@ def cmd_tune(args):
         for i, (variant, cases) in enumerate(variants.items()):
             # Each variant gets an equal share of what is left of the time budget.
             share = None if deadline is None else time.time() + (deadline - time.time()) / (len(variants) - i)
-            hand = hand_candidate(schedules, variant, args.isa)
+            hand = start_candidate(schedules, variant, args.isa, runtime_variant[cases[0]])
             bar.set_description(variant)
 
             def progress(c, measured):
@@ -83,7 +96,7 @@ def cmd_tune(args):
             measured = tuner.search_variant(setup, tlog, variant, args.isa, cases, args.strategy, args.candidates,
                                             rng, seeds=[hand], deadline=share, progress=progress)
             bar.update(args.candidates - len(measured))  # a budget or space cut short
-            best, best_ms = tuner.confirm_best(setup, tlog, measured, cases)
+            best, best_ms = tuner.confirm_best(setup, tlog, measured, cases, always=[hand])
             hand_ms = objective(tlog.records.get(hand.id), cases)
             if best is None:
                 tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
@@ -185,6 +198,9 @@ def main():
     t.add_argument("--candidates", type=int, default=20, help="distinct candidates per variant")
     t.add_argument("--budget-minutes", type=float, help="stop after this long (split across variants)")
     t.add_argument("--write", action="store_true", help="write the winners into schedules/forward.json")
+    t.add_argument("--specialise", action="store_true",
+                   help="tune a kernel specialised to each case's layer (forward.json's 'layers', "
+                        "used by convt3d_add_specialised_kernel) instead of the built-in variants")
     t.set_defaults(fn=cmd_tune)
 
     s = sub.add_parser("study", help="random vs evolutionary search at equal budget")

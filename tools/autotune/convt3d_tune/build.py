@@ -24,7 +24,7 @@ def autoscheduler_plugin(name):
 
 
 def generator_args(c, threads):
-    params = project.variant_params()[c.variant]
+    params = project.kernel_params(c.variant)
     target = project.isa_targets()[c.isa] + "-no_runtime"  # the runner brings the runtime
     args = ["-g", "conv_transpose3d_forward", "-e", "object", "-f", SYMBOL, f"target={target}"]
     args += [f"{k}={v}" for k, v in params.items()]

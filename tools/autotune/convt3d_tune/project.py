@@ -30,9 +30,37 @@ def isa_targets():
     return {isa: values[0] for isa, values in _cmake_sets("CONVT3D_TARGET_").items()}
 
 
+LAYER_PREFIX = "layer:"
+
+
+def layer_name(case):
+    """The name of the kernel specialised for a suite case's layer: "layer:" and the key that
+    convt3d_add_specialised_kernel() looks up in forward.json's "layers" (Convt3dSpecialise.cmake)."""
+    t = lambda k: "x".join(str(v) for v in case[k])  # noqa: E731
+    return (f"{LAYER_PREFIX}in{case['Cin']}_out{case['Cout']}_k{t('kernel')}_s{t('stride')}_p{t('padding')}"
+            f"_d{t('dilation')}_g{case['groups']}")
+
+
+def layer_params(name):
+    """The generator parameters that fix a layer, from its name (see layer_name)."""
+    m = re.fullmatch(LAYER_PREFIX + r"in(\d+)_out(\d+)_k([\dx]+)_s([\dx]+)_p([\dx]+)_d([\dx]+)_g(\d+)", name)
+    if not m:
+        raise ValueError(f"not a layer name: {name}")
+    ci, co, k, s, p, d, g = m.groups()
+    c = lambda t: t.replace("x", ",")  # noqa: E731
+    return {"stride": c(s), "kernel": c(k), "dilation": c(d), "padding": c(p), "fixed_groups": g,
+            "in_channels": ci, "out_channels": co}
+
+
+def kernel_params(name):
+    """Generator parameters of a built-in variant or of a layer-specialised kernel."""
+    return layer_params(name) if name.startswith(LAYER_PREFIX) else variant_params()[name]
+
+
 def has_phases(params):
-    """Whether a variant decomposes x by stride phase (fixed stride and kernel, dilation 1)."""
-    return params.get("stride", "0") != "0" and params.get("kernel", "0") != "0" and params.get("dilation") == "1"
+    """Whether x is decomposed by stride phase: its stride and kernel fixed, dilation 1."""
+    x = lambda key: params.get(key, "0").split(",")[-1]  # noqa: E731  (x = W, the last of D,H,W)
+    return x("stride") != "0" and x("kernel") != "0" and x("dilation") == "1"
 
 
 def load_json(path):

@@ -18,12 +18,18 @@ def hand_written_knobs(schedules, isa, variant):
 
 
 def write_winners(path, isa, winners):
-    """winners: {variant: (knobs, provenance)}. Keeps the pre-tuning knobs as hand_written."""
+    """winners: {variant or layer name: (knobs, provenance)}. Variants go to forward.<isa>,
+    layers to layers.<isa>.<key>. Keeps the pre-tuning variant knobs as hand_written."""
     schedules = project.load_json(path)
     if "hand_written" not in schedules:
         schedules["hand_written"] = project.load_json(path)["forward"]  # a copy, not an alias
     tuned = schedules.setdefault("tuned", {}).setdefault(isa, {})
-    for variant, (knobs, provenance) in winners.items():
-        schedules["forward"].setdefault(isa, {})[variant] = knobs
-        tuned[variant] = dict(provenance, date=datetime.date.today().isoformat())
+    for name, (knobs, provenance) in winners.items():
+        if name.startswith(project.LAYER_PREFIX):
+            key = name[len(project.LAYER_PREFIX):]
+            schedules.setdefault("layers", {}).setdefault(isa, {})[key] = knobs
+        else:
+            key = name
+            schedules["forward"].setdefault(isa, {})[key] = knobs
+        tuned[key] = dict(provenance, date=datetime.date.today().isoformat())
     project.write_json(path, schedules)

@@ -46,9 +46,9 @@ class Space:
     """The candidates of one (variant, ISA): every template that applies, every knob value
     whose register tile fits."""
 
-    def __init__(self, variant, isa, space=None, variants=None):
+    def __init__(self, variant, isa, space=None):
         space = space or project.load_json(project.SPACE_FILE)
-        params = (variants or project.variant_params())[variant]
+        params = project.kernel_params(variant)
         self.variant, self.isa = variant, isa
         self.registers = space["registers"][isa]
         self.templates = {}

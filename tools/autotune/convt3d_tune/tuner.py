@@ -58,13 +58,16 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
     return measured
 
 
-def confirm_best(setup, tlog, measured, cases, keep=3, rounds=3, margin=0.10):
-    """Noise check: the best `keep` within `margin` of the best are measured again, in turns,
-    and the one with the lowest median over the rounds wins. Returns (candidate, ms)."""
-    ok = sorted((obj, c) for c, obj in measured if obj is not None)
+def confirm_best(setup, tlog, measured, cases, keep=3, rounds=3, margin=0.10, always=()):
+    """Noise check: the best `keep` within `margin` of the best, and the candidates in
+    `always` (the starting point, so that the winner is never slower than it), are measured
+    again, in turns, and the one with the lowest median over the rounds wins. Returns
+    (candidate, ms)."""
+    ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
     if not ok:
         return None, None
     close = [c for obj, c in ok[:keep] if obj <= ok[0][0] * (1 + margin)]
+    close += [c for c in always if c.id not in {k.id for k in close} and dict((k.id, o) for o, k in ok).get(c.id)]
     if len(close) == 1:
         return close[0], ok[0][0]
     lib_dir = setup.work_dir / "candidates"
