@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from convt3d_tune import build, measure, project, schedules_io, tuner  # noqa: E402
-from convt3d_tune.log import TuningLog, objective  # noqa: E402
+from convt3d_tune.log import TuningLog  # noqa: E402
 from convt3d_tune.space import Candidate, Space  # noqa: E402
 
 BUILD = project.ROOT / "build"
@@ -93,18 +93,19 @@ def cmd_tune(args):
                 bar.update(1)
                 bar.set_postfix_str(f"best {best:.2f} ms" if best else "")
 
-            measured = tuner.search_variant(setup, tlog, variant, args.isa, cases, args.strategy, args.candidates,
-                                            rng, seeds=[hand], deadline=share, progress=progress)
+            # Relative to the starting schedule: no case of the variant may get slower.
+            measured, score = tuner.search_variant(setup, tlog, variant, args.isa, cases, args.strategy,
+                                                   args.candidates, rng, seeds=[hand], deadline=share,
+                                                   progress=progress, relative_to_first=True)
             bar.update(args.candidates - len(measured))  # a budget or space cut short
-            best, best_ms = tuner.confirm_best(setup, tlog, measured, cases, always=[hand])
-            hand_ms = objective(tlog.records.get(hand.id), cases)
+            best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, always=[hand])
             if best is None:
                 tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
                 continue
-            tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: {best_ms:.3f} ms "
-                       f"(hand-written {hand_ms:.3f} ms), {len(measured)} candidates")
-            winners[variant] = (best.knobs, {"cases": cases, "geomean_ms": round(best_ms, 4),
-                                             "hand_written_ms": hand_ms and round(hand_ms, 4),
+            times = {c: round(tlog.records[best.id]["cases"][c]["median_ms"], 4) for c in cases}
+            tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: worst time ratio to the "
+                       f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
+            winners[variant] = (best.knobs, {"cases_ms": times, "worst_ratio_to_start": round(best_score, 4),
                                              "candidates": len(measured), "strategy": args.strategy,
                                              "seed": args.seed})
     if args.write and winners:
@@ -122,7 +123,8 @@ def cmd_study(args):
         for seed in range(args.seed, args.seed + args.seeds):
             for strategy in ("random", "evolution"):
                 rng = random.Random(seed)
-                measured = tuner.search_variant(setup, tlog, variant, args.isa, cases, strategy, args.candidates, rng)
+                measured, _ = tuner.search_variant(setup, tlog, variant, args.isa, cases, strategy,
+                                                   args.candidates, rng)
                 curve, best = [], None
                 for _, obj in measured:
                     if obj is not None:

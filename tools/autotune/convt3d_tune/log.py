@@ -33,11 +33,27 @@ class TuningLog:
         return Candidate.from_json(self.records[cand_id])
 
 
-def objective(record, cases):
-    """Geometric mean of the median times over `cases` (ms); None unless all ran correctly."""
+def case_times(record, cases):
+    """The median time (ms) of each case, or None unless the candidate ran all correctly."""
     if not record or record.get("status") != "ok":
         return None
     times = [record["cases"].get(c, {}).get("median_ms") for c in cases]
-    if any(t is None for t in times):
-        return None
-    return math.exp(sum(math.log(t) for t in times) / len(times))
+    return None if any(t is None for t in times) else times
+
+
+def objective(record, cases):
+    """Geometric mean of the median times over `cases` (ms); None unless all ran correctly."""
+    times = case_times(record, cases)
+    return None if times is None else math.exp(sum(math.log(t) for t in times) / len(times))
+
+
+def relative_objective(reference, cases):
+    """The objective when one schedule serves several cases and none may get slower: the
+    worst ratio over the cases of a candidate's time to the reference's (the schedule the
+    search started from). A single case gives its time ratio."""
+    ref = case_times(reference, cases)
+
+    def worst_ratio(record):
+        times = case_times(record, cases)
+        return None if times is None else max(t / r for t, r in zip(times, ref))
+    return worst_ratio if ref else (lambda record: objective(record, cases))

@@ -35,12 +35,15 @@ def evaluate(setup, tlog, cands, cases_of):
 
 
 def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seeds=(), batch=2,
-                   deadline=None, progress=None):
+                   deadline=None, progress=None, relative_to_first=False):
     """Tries `budget` distinct candidates of (variant, isa) on `cases`, seeds first, then
-    as `strategy` proposes. Returns [(candidate, objective)] in the order tried."""
+    as `strategy` proposes. The objective is the geometric mean time over the cases or, with
+    relative_to_first, the worst ratio to the first candidate (tuning_log.relative_objective).
+    Returns ([(candidate, objective)] in the order tried, the objective function)."""
     space = Space(variant, isa)
     propose = search.STRATEGIES[strategy]
     measured, tried = [], set()
+    score = lambda record: tuning_log.objective(record, cases)  # noqa: E731
     queue = [c for c in seeds]
     while len(measured) < budget and (deadline is None or time.time() < deadline):
         n = min(batch, budget - len(measured))
@@ -51,18 +54,20 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
         chunk, queue = queue[:n], queue[n:]
         chunk = [c for c in chunk if c.id not in tried]
         for c, record in zip(chunk, evaluate(setup, tlog, chunk, lambda _: cases)):
+            if relative_to_first and not measured:
+                score = tuning_log.relative_objective(record, cases)
             tried.add(c.id)
-            measured.append((c, tuning_log.objective(record, cases)))
+            measured.append((c, score(record)))
             if progress:
                 progress(c, measured)
-    return measured
+    return measured, score
 
 
-def confirm_best(setup, tlog, measured, cases, keep=3, rounds=3, margin=0.10, always=()):
+def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=3, margin=0.10, always=()):
     """Noise check: the best `keep` within `margin` of the best, and the candidates in
     `always` (the starting point, so that the winner is never slower than it), are measured
-    again, in turns, and the one with the lowest median over the rounds wins. Returns
-    (candidate, ms)."""
+    again, in turns, and the one with the lowest median objective (`score` of a result)
+    over the rounds wins. Returns (candidate, objective)."""
     ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
     if not ok:
         return None, None
@@ -72,12 +77,12 @@ def confirm_best(setup, tlog, measured, cases, keep=3, rounds=3, margin=0.10, al
         return close[0], ok[0][0]
     lib_dir = setup.work_dir / "candidates"
     build.build_many(close, setup.generator, lib_dir, setup.jobs, setup.build_timeout_s, setup.threads)
-    samples = {c.id: [tuning_log.objective(tlog.records[c.id], cases)] for c in close}
+    samples = {c.id: [score(tlog.records[c.id])] for c in close}
     for _ in range(rounds):
         for c in close:
             m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases, setup.repeats,
                                     setup.run_timeout_s, setup.suite)
-            obj = tuning_log.objective(dict(m, id=c.id), cases)
+            obj = score(m)
             if obj is not None:
                 samples[c.id].append(obj)
     medians = {cid: sorted(s)[len(s) // 2] for cid, s in samples.items()}
