@@ -98,14 +98,13 @@ def cmd_tune(args):
                                                    args.candidates, rng, seeds=[hand], deadline=share,
                                                    progress=progress, relative_to_first=True)
             bar.update(args.candidates - len(measured))  # a budget or space cut short
-            best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, always=[hand])
+            best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, start=hand)
             if best is None:
                 tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
                 continue
-            times = {c: round(tlog.records[best.id]["cases"][c]["median_ms"], 4) for c in cases}
             tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: worst time ratio to the "
                        f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
-            winners[variant] = (best.knobs, {"cases_ms": times, "worst_ratio_to_start": round(best_score, 4),
+            winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(best_score, 4),
                                              "candidates": len(measured), "strategy": args.strategy,
                                              "seed": args.seed})
     if args.write and winners:

@@ -108,17 +108,24 @@ json check(ForwardKernelFn fn, const SuiteCase &c) {
     return r;
 }
 
-// Median of `repeats` timed runs after `warmup` untimed ones (at least one timed run, and
-// fewer when one run exceeds max_ms: a candidate far off the pace is not worth the time).
-json time_case(ForwardKernelFn fn, const SuiteCase &c, int warmup, int repeats, double max_ms) {
+// Median of at least `repeats` timed runs after `warmup` untimed ones, more for a quick case
+// until the timed runs add up to min_total_ms (a few-ms case is otherwise at the mercy of
+// one disturbance), and fewer when one run exceeds max_ms (a candidate far off the pace is
+// not worth the time).
+json time_case(ForwardKernelFn fn, const SuiteCase &c, int warmup, int repeats, double max_ms,
+               double min_total_ms) {
     const bench::CaseData d = bench::make_case_data(c);
     std::vector<float> y(size_t(numel(d.y_shape)));
     std::vector<double> samples;
-    for (int i = 0; i < warmup + repeats; i++) {
+    double total_ms = 0;
+    for (int i = 0; i < warmup + repeats || (total_ms < min_total_ms && samples.size() < 1000); i++) {
         const auto t0 = std::chrono::steady_clock::now();
         run_kernel(fn, c.params, d.x_shape, d.x, d.w, d.b, y);  // it passed the check: errors are exceptional
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (i >= warmup) samples.push_back(ms);
+        if (i >= warmup) {
+            samples.push_back(ms);
+            total_ms += ms;
+        }
         if (ms > max_ms) {
             if (!samples.empty()) break;
             i = std::max(i, warmup - 1);  // a slow candidate: skip the rest of the warm-up
@@ -136,7 +143,7 @@ int main(int argc, char **argv) {
     std::string suite_path = CONVT3D_DEFAULT_SUITE, library, symbol = "convt3d_candidate";
     std::vector<std::string> case_names;
     int warmup = 1, repeats = 5;
-    double max_ms = 2000;
+    double max_ms = 2000, min_total_ms = 300;
     bool describe = false;
     app.add_option("--suite", suite_path, "Benchmark suite (JSON)");
     app.add_option("--library", library, "Candidate shared object");
@@ -145,6 +152,7 @@ int main(int argc, char **argv) {
     app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
     app.add_option("--repeats", repeats, "Timed runs; the median is reported")->check(CLI::PositiveNumber);
     app.add_option("--max-ms", max_ms, "Stop repeating once one run takes longer than this");
+    app.add_option("--min-total-ms", min_total_ms, "Repeat a quick case until its timed runs add up to this");
     app.add_flag("--describe", describe,
                  "Print each CPU case with the kernel the built-in runtime chooses for it, and exit");
     CLI11_PARSE(app, argc, argv);
@@ -177,7 +185,7 @@ int main(int argc, char **argv) {
         for (const SuiteCase &c : cases) {
             json r = check(fn, c);
             if (r["status"] == "ok") {
-                json t = time_case(fn, c, warmup, repeats, max_ms);
+                json t = time_case(fn, c, warmup, repeats, max_ms, min_total_ms);
                 r.update(t);
             }
             out["cases"][c.name] = r;

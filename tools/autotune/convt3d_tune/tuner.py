@@ -63,11 +63,13 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
     return measured, score
 
 
-def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=3, margin=0.10, always=()):
-    """Noise check: the best `keep` within `margin` of the best, and the candidates in
-    `always` (the starting point, so that the winner is never slower than it), are measured
-    again, in turns, and the one with the lowest median objective (`score` of a result)
-    over the rounds wins. Returns (candidate, objective)."""
+def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0.10, start=None, min_gain=0.05):
+    """Noise check: the best `keep` within `margin` of the best, and the starting point, are
+    measured again, in turns, and the one with the lowest median objective (`score` of a
+    result) over the rounds wins; but the starting point stays unless the winner beats it
+    by `min_gain` (this machine's run-to-run noise is about that size, and a change that is
+    not clearly faster is not worth making). Returns (candidate, objective)."""
+    always = [start] if start else []
     ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
     if not ok:
         return None, None
@@ -87,4 +89,6 @@ def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=3, margin=0
                 samples[c.id].append(obj)
     medians = {cid: sorted(s)[len(s) // 2] for cid, s in samples.items()}
     best = min(close, key=lambda c: medians[c.id])
+    if start and start.id in medians and medians[best.id] > medians[start.id] * (1 - min_gain):
+        best = start
     return best, medians[best.id]
