@@ -54,9 +54,7 @@ public:
 
     void generate() {
         read_problem_params();
-        const Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
-        const Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
-        const Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
+        const auto [strides, paddings, dilations] = axis_inputs();
         std::array<convt3d::Axis, 3> axes;
         for (int d = 0; d < 3; d++) {
             const convt3d::AxisConstants constants{strides_[d], kernels_[d], dilations_[d]};
@@ -108,6 +106,13 @@ private:
     std::array<int, 3> strides_{}, kernels_{}, dilations_{}, paddings_{};
     bool padding_fixed_ = false;
 
+    // The run-time stride, padding and dilation Inputs, each {x, y, z}.
+    using AxisInputs = std::array<Input<int> *, 3>;
+    std::array<AxisInputs, 3> axis_inputs() {
+        return {AxisInputs{&stride_x, &stride_y, &stride_z}, AxisInputs{&padding_x, &padding_y, &padding_z},
+                AxisInputs{&dilation_x, &dilation_y, &dilation_z}};
+    }
+
     void read_problem_params() {
         strides_ = convt3d::parse_axis_triple(stride, "stride");
         kernels_ = convt3d::parse_axis_triple(kernel, "kernel");
@@ -138,9 +143,7 @@ private:
         weight.set_estimates({{0, k_xyz[0]}, {0, k_xyz[1]}, {0, k_xyz[2]}, {0, co / g}, {0, ci}});
         bias.set_estimates({{0, co}});
         output.set_estimates({{0, out_xyz[0]}, {0, out_xyz[1]}, {0, out_xyz[2]}, {0, co}, {0, n}});
-        Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
-        Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
-        Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
+        const auto [strides, paddings, dilations] = axis_inputs();
         for (int d = 0; d < 3; d++) {
             strides[d]->set_estimate(strides_[d] ? strides_[d] : 2);
             paddings[d]->set_estimate(padding_fixed_ ? paddings_[d] : 1);
@@ -164,9 +167,7 @@ private:
                         "output channels must equal weight.dim(3) * groups");
         add_requirement(weight.dim(4).extent() == input.dim(3).extent(),
                         "weight.dim(4) must equal the input channels");
-        const Input<int> *strides[] = {&stride_x, &stride_y, &stride_z};
-        const Input<int> *paddings[] = {&padding_x, &padding_y, &padding_z};
-        const Input<int> *dilations[] = {&dilation_x, &dilation_y, &dilation_z};
+        const auto [strides, paddings, dilations] = axis_inputs();
         for (int d = 0; d < 3; d++) {
             if (strides_[d]) add_requirement(*strides[d] == strides_[d], "this kernel is compiled for a fixed stride");
             if (dilations_[d]) {
