@@ -37,12 +37,12 @@ def suite_cases(args):
     return cases
 
 
-def cases_by_variant(args):
-    """{kernel name: [cases]}: the built-in variants the cases use or, with --specialise, one
-    layer-specialised kernel per case."""
+def cases_by_variant(args, described):
+    """{kernel name: [cases]} from suite_cases(): the built-in variants the cases use or, with
+    --specialise, one layer-specialised kernel per case."""
     by = {}
     suite = {c["name"]: c for c in project.load_json(args.suite)["cases"]}
-    for c in suite_cases(args):
+    for c in described:
         name = project.layer_name(suite[c["case"]]) if getattr(args, "specialise", False) else c["kernel"]
         by.setdefault(name, []).append(c["case"])
     if args.variant:
@@ -65,18 +65,16 @@ def start_candidate(schedules, variant, isa, runtime_variant):
                      **schedules.get("layers", {}).get(isa, {}).get(key, {}))
     else:
         knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
-    space = Space(variant, isa)
-    template = space.template_of(knobs)
-    full = dict(space.templates[template]["fixed"], **{k: knobs[k] for k in ("vectors", "tile_c", "ci_inner")})
-    return Candidate(variant, isa, full, template)
+    return Space(variant, isa).from_knobs(knobs)
 
 
 def cmd_tune(args):
     from tqdm import tqdm
     setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
     schedules = project.load_json(project.SCHEDULE_FILE)
-    variants = cases_by_variant(args)
-    runtime_variant = {c["case"]: c["kernel"] for c in suite_cases(args)}
+    described = suite_cases(args)
+    variants = cases_by_variant(args, described)
+    runtime_variant = {c["case"]: c["kernel"] for c in described}
     rng = random.Random(args.seed)
     deadline = time.time() + args.budget_minutes * 60 if args.budget_minutes else None
     total = len(variants) * args.candidates
@@ -118,7 +116,7 @@ def cmd_study(args):
     measured once and compared on equal terms."""
     setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
     rows = []
-    for variant, cases in cases_by_variant(args).items():
+    for variant, cases in cases_by_variant(args, suite_cases(args)).items():
         for seed in range(args.seed, args.seed + args.seeds):
             for strategy in ("random", "evolution"):
                 rng = random.Random(seed)

@@ -7,7 +7,6 @@
 #include "convt3d/convt3d.hpp"
 
 #include "halide_buffers.h"
-#include "kernel_table.h"
 #include "reference.h"
 #include "suite.h"
 
@@ -28,7 +27,6 @@ namespace {
 
 using namespace convt3d;
 using bench::SuiteCase;
-using detail::ForwardKernelFn;
 using detail::HalideTensor;
 using json = nlohmann::json;
 

@@ -8,13 +8,6 @@ from . import build, measure, project, schedules_io
 from .space import Candidate, Space
 
 
-def _candidate(variant, isa, knobs):
-    space = Space(variant, isa)
-    template = space.template_of(knobs)
-    return Candidate(variant, isa, dict(space.templates[template]["fixed"],
-                                        **{k: knobs[k] for k in ("vectors", "tile_c", "ci_inner")}), template)
-
-
 def _estimate_input(suite_path, case):
     for c in project.load_json(suite_path)["cases"]:
         if c["name"] == case:
@@ -29,8 +22,9 @@ def run(args, setup, cases):
     plan = {}  # case -> {column: candidate}
     for c in cases:
         v = c["kernel"]
-        row = {"tuned": _candidate(v, args.isa, schedules_io.knobs_for(schedules, "forward", args.isa, v)),
-               "hand-written": _candidate(v, args.isa, schedules_io.hand_written_knobs(schedules, args.isa, v))}
+        space = Space(v, args.isa)
+        row = {"tuned": space.from_knobs(schedules_io.knobs_for(schedules, "forward", args.isa, v)),
+               "hand-written": space.from_knobs(schedules_io.hand_written_knobs(schedules, args.isa, v))}
         for a in autos:
             row[a] = Candidate(v, args.isa, {}, autoscheduler=a, estimate_input=_estimate_input(args.suite, c["case"]))
         plan[c["case"]] = row

@@ -1,6 +1,7 @@
 """Reading and writing schedules/forward.json. CMake reads only its "forward" section (the
 knobs per ISA and variant); the tuner also keeps there the hand-written knobs it started
 from ("hand_written", the same layout) and where each tuned entry came from ("tuned")."""
+import copy
 import datetime
 
 from . import project
@@ -22,7 +23,7 @@ def write_winners(path, isa, winners):
     layers to layers.<isa>.<key>. Keeps the pre-tuning variant knobs as hand_written."""
     schedules = project.load_json(path)
     if "hand_written" not in schedules:
-        schedules["hand_written"] = project.load_json(path)["forward"]  # a copy, not an alias
+        schedules["hand_written"] = copy.deepcopy(schedules["forward"])
     tuned = schedules.setdefault("tuned", {}).setdefault(isa, {})
     for name, (knobs, provenance) in winners.items():
         if name.startswith(project.LAYER_PREFIX):

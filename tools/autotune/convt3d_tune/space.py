@@ -87,6 +87,12 @@ class Space:
                 return name
         return None
 
+    def from_knobs(self, knobs):
+        """The candidate for knobs as schedules/forward.json holds them (template knobs
+        left out where they take their default)."""
+        template = self.template_of(knobs)
+        return self.make(template, {k: knobs[k] for k in self.templates[template]["knobs"]})
+
     def mutate(self, c, rng):
         """A neighbour: one knob moved one step (or, now and then, anywhere) in its list."""
         t = self.templates[c.template]

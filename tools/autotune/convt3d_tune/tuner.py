@@ -69,12 +69,13 @@ def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0
     result) over the rounds wins; but the starting point stays unless the winner beats it
     by `min_gain` (this machine's run-to-run noise is about that size, and a change that is
     not clearly faster is not worth making). Returns (candidate, objective)."""
-    always = [start] if start else []
     ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
     if not ok:
         return None, None
     close = [c for obj, c in ok[:keep] if obj <= ok[0][0] * (1 + margin)]
-    close += [c for c in always if c.id not in {k.id for k in close} and dict((k.id, o) for o, k in ok).get(c.id)]
+    ran = {c.id for _, c in ok}
+    if start and start.id in ran and start.id not in {c.id for c in close}:
+        close.append(start)
     if len(close) == 1:
         return close[0], ok[0][0]
     lib_dir = setup.work_dir / "candidates"
