@@ -81,4 +81,41 @@ RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
     return r;
 }
 
+RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                                    Gradient which, int repeats) {
+    RunResult r;
+    try {
+        const Tensor x = Tensor::from_vector(d.x, d.x_shape).to(Device::cuda);
+        const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
+        const Tensor g = Tensor::from_vector(grad_output, d.y_shape).to(Device::cuda);
+        Tensor gi(d.x_shape, Device::cuda), gw(d.w_shape, Device::cuda), gb(Shape{c.params.out_channels}, Device::cuda);
+        const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
+        const bool input = which == Gradient::input, bias = !input && c.params.bias;
+        Events ev;
+        std::vector<double> times;
+        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up (and loads the module)
+            check(cudaEventRecord(ev.start, 0), "cudaEventRecord");
+            const BackwardChoice choice =
+                conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &gi_v : nullptr,
+                                          input ? nullptr : &gw_v, bias ? &gb_v : nullptr, c.params);
+            check(cudaEventRecord(ev.stop, 0), "cudaEventRecord");
+            check(cudaEventSynchronize(ev.stop), "cudaEventSynchronize");
+            float ms = 0;
+            check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
+            if (i > 0) times.push_back(ms);
+            r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
+        }
+        r.median_ms = median(times);
+        r.y = input ? gi.to_vector() : gw.to_vector();
+        if (bias) {
+            const std::vector<float> b = gb.to_vector();
+            r.y.insert(r.y.end(), b.begin(), b.end());
+        }
+    } catch (const std::exception &e) {
+        r.median_ms = -1;
+        r.why = e.what();
+    }
+    return r;
+}
+
 }  // namespace convt3d::bench

@@ -47,8 +47,9 @@ struct Resources {
     cudnnConvolutionDescriptor_t conv = nullptr;
     cudaEvent_t start = nullptr, stop = nullptr;
     void *x = nullptr, *w = nullptr, *b = nullptr, *y = nullptr, *workspace = nullptr;
+    void *grad = nullptr, *grad_bias = nullptr;  // --pass backward: the gradient computed, and grad_bias
     ~Resources() {
-        for (void *p : {x, w, b, y, workspace}) cudaFree(p);
+        for (void *p : {x, w, b, y, workspace, grad, grad_bias}) cudaFree(p);
         if (start) cudaEventDestroy(start);
         if (stop) cudaEventDestroy(stop);
         if (conv) cudnnDestroyConvolutionDescriptor(conv);
@@ -78,6 +79,90 @@ void *upload(const std::vector<float> &v) {
     return p;
 }
 
+void *allocate(const Shape &shape) {
+    void *p = nullptr;
+    check(cudaMalloc(&p, static_cast<size_t>(numel(shape)) * sizeof(float)), "cudaMalloc");
+    return p;
+}
+
+std::vector<float> download(const void *p, const Shape &shape) {
+    std::vector<float> v(static_cast<size_t>(numel(shape)));
+    check(cudaMemcpy(v.data(), p, v.size() * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    return v;
+}
+
+// The handle and the descriptors of the convolution that the case transposes: its "x" is our
+// output (y_desc), its "y" our input (x_desc), its filter our weight.
+void describe(Resources &res, const SuiteCase &c, const CaseData &d) {
+    const Params &p = c.params;
+    check(cudnnCreate(&res.handle), "cudnnCreate");  // on the legacy default stream
+    check(cudnnCreateTensorDescriptor(&res.x_desc), "cudnnCreateTensorDescriptor");
+    check(cudnnCreateTensorDescriptor(&res.y_desc), "cudnnCreateTensorDescriptor");
+    check(cudnnCreateFilterDescriptor(&res.w_desc), "cudnnCreateFilterDescriptor");
+    check(cudnnCreateConvolutionDescriptor(&res.conv), "cudnnCreateConvolutionDescriptor");
+    set_packed(res.x_desc, d.x_shape);
+    set_packed(res.y_desc, d.y_shape);
+    int w_dims[5], pad[3], stride[3], dilation[3];
+    for (int i = 0; i < 5; i++) w_dims[i] = static_cast<int>(d.w_shape[i]);
+    check(cudnnSetFilterNdDescriptor(res.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 5, w_dims),
+          "cudnnSetFilterNdDescriptor");
+    for (int i = 0; i < 3; i++) {
+        pad[i] = static_cast<int>(p.padding[i]);
+        stride[i] = static_cast<int>(p.stride[i]);
+        dilation[i] = static_cast<int>(p.dilation[i]);
+    }
+    check(cudnnSetConvolutionNdDescriptor(res.conv, 3, pad, stride, dilation, CUDNN_CROSS_CORRELATION,
+                                          CUDNN_DATA_FLOAT),
+          "cudnnSetConvolutionNdDescriptor");
+    check(cudnnSetConvolutionGroupCount(res.conv, static_cast<int>(p.groups)), "cudnnSetConvolutionGroupCount");
+    check(cudnnSetConvolutionMathType(res.conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+    // The convolution of our output must give our input's shape back.
+    int fwd[5];
+    check(cudnnGetConvolutionNdForwardOutputDim(res.conv, res.y_desc, res.w_desc, 5, fwd),
+          "cudnnGetConvolutionNdForwardOutputDim");
+    for (int i = 0; i < 5; i++) {
+        if (fwd[i] != d.x_shape[i]) throw std::runtime_error("cuDNN's shape algebra disagrees with ours");
+    }
+    if (p.bias) {
+        check(cudnnCreateTensorDescriptor(&res.b_desc), "cudnnCreateTensorDescriptor");
+        set_packed(res.b_desc, {1, p.out_channels, 1, 1, 1});
+    }
+    check(cudaEventCreate(&res.start), "cudaEventCreate");
+    check(cudaEventCreate(&res.stop), "cudaEventCreate");
+}
+
+// The fastest of the algorithms that cudnnFind* returned (sorted fastest first) that ran and
+// uses no tensor-op math; its workspace is allocated.
+template<typename Perf>
+Perf fastest_fma(Resources &res, const Perf *perf, int returned, const char *what) {
+    for (int i = 0; i < returned; i++) {
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
+            perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+            if (perf[i].memory) check(cudaMalloc(&res.workspace, perf[i].memory), "cudaMalloc (workspace)");
+            return perf[i];
+        }
+    }
+    throw std::runtime_error(std::string("no cuDNN ") + what + " algorithm supports this case in fp32 FMA math");
+}
+
+// Median of `repeats` runs of `launch` after a warm-up, timed with events on the default stream.
+template<typename Launch>
+double time_runs(Resources &res, int repeats, Launch launch) {
+    std::vector<double> times;
+    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
+        check(cudaEventRecord(res.start, 0), "cudaEventRecord");
+        launch();
+        check(cudaEventRecord(res.stop, 0), "cudaEventRecord");
+        check(cudaEventSynchronize(res.stop), "cudaEventSynchronize");
+        float ms = 0;
+        check(cudaEventElapsedTime(&ms, res.start, res.stop), "cudaEventElapsedTime");
+        if (i > 0) times.push_back(ms);
+    }
+    return median(times);
+}
+
+std::string workspace_note(size_t bytes) { return ", workspace " + std::to_string(bytes >> 20) + " MiB"; }
+
 }  // namespace
 
 std::string cudnn_description() {
@@ -91,86 +176,94 @@ RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats) {
     try {
         const Params &p = c.params;
         Resources res;
-        check(cudnnCreate(&res.handle), "cudnnCreate");  // on the legacy default stream
-        check(cudnnCreateTensorDescriptor(&res.x_desc), "cudnnCreateTensorDescriptor");
-        check(cudnnCreateTensorDescriptor(&res.y_desc), "cudnnCreateTensorDescriptor");
-        check(cudnnCreateFilterDescriptor(&res.w_desc), "cudnnCreateFilterDescriptor");
-        check(cudnnCreateConvolutionDescriptor(&res.conv), "cudnnCreateConvolutionDescriptor");
-        set_packed(res.x_desc, d.x_shape);  // the convolution's dy
-        set_packed(res.y_desc, d.y_shape);  // the convolution's dx
-        const int w_dims[5] = {static_cast<int>(d.w_shape[0]), static_cast<int>(d.w_shape[1]),
-                               static_cast<int>(d.w_shape[2]), static_cast<int>(d.w_shape[3]),
-                               static_cast<int>(d.w_shape[4])};
-        check(cudnnSetFilterNdDescriptor(res.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 5, w_dims),
-              "cudnnSetFilterNdDescriptor");
-        int pad[3], stride[3], dilation[3];
-        for (int i = 0; i < 3; i++) {
-            pad[i] = static_cast<int>(p.padding[i]);
-            stride[i] = static_cast<int>(p.stride[i]);
-            dilation[i] = static_cast<int>(p.dilation[i]);
-        }
-        check(cudnnSetConvolutionNdDescriptor(res.conv, 3, pad, stride, dilation, CUDNN_CROSS_CORRELATION,
-                                              CUDNN_DATA_FLOAT),
-              "cudnnSetConvolutionNdDescriptor");
-        check(cudnnSetConvolutionGroupCount(res.conv, static_cast<int>(p.groups)), "cudnnSetConvolutionGroupCount");
-        check(cudnnSetConvolutionMathType(res.conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
-        // The convolution of our output must give our input's shape back.
-        int fwd[5];
-        check(cudnnGetConvolutionNdForwardOutputDim(res.conv, res.y_desc, res.w_desc, 5, fwd),
-              "cudnnGetConvolutionNdForwardOutputDim");
-        for (int i = 0; i < 5; i++) {
-            if (fwd[i] != d.x_shape[i]) throw std::runtime_error("cuDNN's shape algebra disagrees with ours");
-        }
-        if (p.bias) {
-            check(cudnnCreateTensorDescriptor(&res.b_desc), "cudnnCreateTensorDescriptor");
-            set_packed(res.b_desc, {1, p.out_channels, 1, 1, 1});
-        }
-
+        describe(res, c, d);
         res.x = upload(d.x);
         res.w = upload(d.w);
         if (p.bias) res.b = upload(d.b);
-        const size_t y_bytes = static_cast<size_t>(numel(d.y_shape)) * sizeof(float);
-        check(cudaMalloc(&res.y, y_bytes), "cudaMalloc");
+        res.y = allocate(d.y_shape);
 
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         int returned = 0;
         check(cudnnFindConvolutionBackwardDataAlgorithm(res.handle, res.w_desc, res.x_desc, res.conv, res.y_desc,
                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf),
               "cudnnFindConvolutionBackwardDataAlgorithm");
-        const cudnnConvolutionBwdDataAlgoPerf_t *best = nullptr;
-        for (int i = 0; i < returned; i++) {  // sorted fastest first
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
-                perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
-                best = &perf[i];
-                break;
-            }
-        }
-        if (!best) throw std::runtime_error("no cuDNN backward-data algorithm supports this case in fp32 FMA math");
-        if (best->memory) check(cudaMalloc(&res.workspace, best->memory), "cudaMalloc (workspace)");
-
-        check(cudaEventCreate(&res.start), "cudaEventCreate");
-        check(cudaEventCreate(&res.stop), "cudaEventCreate");
+        const auto best = fastest_fma(res, perf, returned, "backward-data");
         const float one = 1.0f, zero = 0.0f;
-        std::vector<double> times;
-        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-            check(cudaEventRecord(res.start, 0), "cudaEventRecord");
+        r.median_ms = time_runs(res, repeats, [&] {
             check(cudnnConvolutionBackwardData(res.handle, &one, res.w_desc, res.w, res.x_desc, res.x, res.conv,
-                                               best->algo, res.workspace, best->memory, &zero, res.y_desc, res.y),
+                                               best.algo, res.workspace, best.memory, &zero, res.y_desc, res.y),
                   "cudnnConvolutionBackwardData");
             if (p.bias) {
                 check(cudnnAddTensor(res.handle, &one, res.b_desc, res.b, &one, res.y_desc, res.y), "cudnnAddTensor");
             }
-            check(cudaEventRecord(res.stop, 0), "cudaEventRecord");
-            check(cudaEventSynchronize(res.stop), "cudaEventSynchronize");
-            float ms = 0;
-            check(cudaEventElapsedTime(&ms, res.start, res.stop), "cudaEventElapsedTime");
-            if (i > 0) times.push_back(ms);
+        });
+        r.what = std::string("BackwardData ") + algo_name(best.algo) + workspace_note(best.memory) +
+                 (p.bias ? ", + cudnnAddTensor" : "");
+        r.y = download(res.y, d.y_shape);
+    } catch (const std::exception &e) {
+        r.median_ms = -1;
+        r.why = e.what();
+    }
+    return r;
+}
+
+RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                             Gradient which, int repeats) {
+    RunResult r;
+    try {
+        const bool bias = which == Gradient::weight && c.params.bias;
+        Resources res;
+        describe(res, c, d);
+        res.x = upload(d.x);
+        res.w = upload(d.w);
+        res.y = upload(grad_output);  // the output's gradient, in the output's place
+        const float one = 1.0f, zero = 0.0f;
+        if (which == Gradient::input) {
+            // grad_input is the convolution's forward pass over grad_output.
+            void *gi = res.grad = allocate(d.x_shape);
+            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+            int returned = 0;
+            check(cudnnFindConvolutionForwardAlgorithm(res.handle, res.y_desc, res.w_desc, res.conv, res.x_desc,
+                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf),
+                  "cudnnFindConvolutionForwardAlgorithm");
+            const auto best = fastest_fma(res, perf, returned, "forward");
+            r.median_ms = time_runs(res, repeats, [&] {
+                check(cudnnConvolutionForward(res.handle, &one, res.y_desc, res.y, res.w_desc, res.w, res.conv,
+                                              best.algo, res.workspace, best.memory, &zero, res.x_desc, gi),
+                      "cudnnConvolutionForward");
+            });
+            r.what = "Forward algo " + std::to_string(static_cast<int>(best.algo)) + workspace_note(best.memory);
+            r.y = download(gi, d.x_shape);
+        } else {
+            // grad_weight is the convolution's filter gradient with grad_output as its "x" and our
+            // input as its "dy"; grad_bias is its bias gradient over grad_output.
+            void *gw = res.grad = allocate(d.w_shape);
+            void *gb = bias ? (res.grad_bias = allocate(Shape{c.params.out_channels})) : nullptr;
+            cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+            int returned = 0;
+            check(cudnnFindConvolutionBackwardFilterAlgorithm(res.handle, res.y_desc, res.x_desc, res.conv,
+                                                              res.w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                              &returned, perf),
+                  "cudnnFindConvolutionBackwardFilterAlgorithm");
+            const auto best = fastest_fma(res, perf, returned, "backward-filter");
+            r.median_ms = time_runs(res, repeats, [&] {
+                check(cudnnConvolutionBackwardFilter(res.handle, &one, res.y_desc, res.y, res.x_desc, res.x, res.conv,
+                                                     best.algo, res.workspace, best.memory, &zero, res.w_desc, gw),
+                      "cudnnConvolutionBackwardFilter");
+                if (bias) {
+                    check(cudnnConvolutionBackwardBias(res.handle, &one, res.y_desc, res.y, &zero, res.b_desc, gb),
+                          "cudnnConvolutionBackwardBias");
+                }
+            });
+            r.what = "BackwardFilter algo " + std::to_string(static_cast<int>(best.algo)) +
+                     (best.determinism == CUDNN_DETERMINISTIC ? " (deterministic)" : " (non-deterministic)") +
+                     workspace_note(best.memory) + (bias ? ", + BackwardBias" : "");
+            r.y = download(gw, d.w_shape);
+            if (bias) {
+                const std::vector<float> b = download(gb, Shape{c.params.out_channels});
+                r.y.insert(r.y.end(), b.begin(), b.end());
+            }
         }
-        r.median_ms = median(times);
-        r.what = std::string(algo_name(best->algo)) + ", workspace " +
-                 std::to_string(best->memory >> 20) + " MiB" + (p.bias ? ", + cudnnAddTensor" : "");
-        r.y.resize(static_cast<size_t>(numel(d.y_shape)));
-        check(cudaMemcpy(r.y.data(), res.y, y_bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
     } catch (const std::exception &e) {
         r.median_ms = -1;
         r.why = e.what();

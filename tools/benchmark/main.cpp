@@ -5,9 +5,9 @@
 //
 //   convt3d-benchmark [--suite FILE] [--cases a,b] [--repeats N] [--rounds R] [--threads N] [--markdown]
 //                     [--device cpu|cuda] [--pass forward|backward]
-// --pass backward (CPU) times the gradient kernels instead: grad_input against oneDNN's
-// deconvolution backward_data and grad_weight (+ grad_bias) against backward_weights, one row
-// each per case.
+// --pass backward times the gradient kernels instead, one row each per case: grad_input against
+// oneDNN's deconvolution backward_data (cuDNN: convolution forward), and grad_weight (+ grad_bias)
+// against backward_weights (cuDNN: backward filter, + backward bias).
 #include "machine_peak.h"
 #include "runners.h"
 #include "suite.h"
@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
     app.add_option("--threads", threads, "CPU threads for both libraries (default: all cores)")
         ->check(CLI::PositiveNumber);
     app.add_option("--device", device_name)->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-    app.add_option("--pass", pass, "forward, or backward (gradients; CPU only)")
+    app.add_option("--pass", pass, "forward, or backward (gradients)")
         ->check(CLI::IsMember({"forward", "backward"}))
         ->capture_default_str();
     app.add_flag("--markdown", markdown, "print a Markdown table (for BENCHMARKS.md)");
@@ -160,10 +160,6 @@ int main(int argc, char **argv) {
     reexec_with_threads(nthreads, argv);
     const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
     const bool backward = pass == "backward";
-    if (backward && device == Device::cuda) {
-        std::fprintf(stderr, "convt3d-benchmark: --pass backward compares with oneDNN on the CPU only\n");
-        return 1;
-    }
 
     try {
         std::vector<SuiteCase> cases;
@@ -191,24 +187,16 @@ int main(int argc, char **argv) {
                         nthreads);
             std::printf("baseline: %s\n", onednn_description().c_str());
         } else {
-#ifndef CONVT3D_BENCH_CUDA
-            std::fprintf(stderr, "convt3d-benchmark: this build has no CUDA kernels (CONVT3D_ENABLE_CUDA=OFF)\n");
-            return 1;
-#else
             if (!cuda_available()) {
-                std::fprintf(stderr, "convt3d-benchmark: no CUDA device on this machine (or no CUDA driver): the "
-                                     "CUDA comparison did not run\n");
+                std::fprintf(stderr, "convt3d-benchmark: no CUDA device on this machine, no CUDA driver, or a build "
+                                     "without CUDA kernels (CONVT3D_ENABLE_CUDA=OFF): the CUDA comparison did not "
+                                     "run\n");
                 return 1;
             }
             baseline = "cuDNN";
             std::printf("device: %s, theoretical fp32 FMA peak ", gpu_description(&peak).c_str());
             std::printf("%.0f GFLOP/s\n", peak);
-#ifdef CONVT3D_BENCH_CUDNN
             std::printf("baseline: %s\n", cudnn_description().c_str());
-#else
-            std::printf("baseline: cuDNN not found at build time\n");
-#endif
-#endif
         }
         std::printf("timing: %d alternating rounds per case, each a warm-up then %d timed runs; the median of "
                     "the round medians; output buffers allocated outside the timing; "
@@ -231,28 +219,21 @@ int main(int argc, char **argv) {
             if (backward) {
                 const std::vector<float> g = make_grad_output(data);
                 for (const Gradient which : {Gradient::input, Gradient::weight}) {
-                    auto [ours, theirs] =
-                        alternate(rounds, [&] { return run_convt3d_cpu_backward(c, data, g, which, repeats); },
-                                  [&] { return run_onednn_backward(c, data, g, which, repeats); });
+                    const auto [ours, theirs] =
+                        device == Device::cpu
+                            ? alternate(rounds, [&] { return run_convt3d_cpu_backward(c, data, g, which, repeats); },
+                                        [&] { return run_onednn_backward(c, data, g, which, repeats); })
+                            : alternate(rounds, [&] { return run_convt3d_cuda_backward(c, data, g, which, repeats); },
+                                        [&] { return run_cudnn_backward(c, data, g, which, repeats); });
                     comparisons.push_back(
                         {c.name + (which == Gradient::input ? "/grad_input" : "/grad_weight"), ours, theirs});
                 }
             } else {
-                RunResult ours, theirs;
-                if (device == Device::cpu) {
-                    std::tie(ours, theirs) = alternate(rounds, [&] { return run_convt3d_cpu(c, data, repeats); },
-                                                       [&] { return run_onednn(c, data, repeats); });
-                } else {
-#ifdef CONVT3D_BENCH_CUDA
-#ifdef CONVT3D_BENCH_CUDNN
-                    std::tie(ours, theirs) = alternate(rounds, [&] { return run_convt3d_cuda(c, data, repeats); },
-                                                       [&] { return run_cudnn(c, data, repeats); });
-#else
-                    ours = run_convt3d_cuda(c, data, repeats);
-                    theirs.why = "cuDNN not found at build time";
-#endif
-#endif
-                }
+                const auto [ours, theirs] =
+                    device == Device::cpu ? alternate(rounds, [&] { return run_convt3d_cpu(c, data, repeats); },
+                                                      [&] { return run_onednn(c, data, repeats); })
+                                          : alternate(rounds, [&] { return run_convt3d_cuda(c, data, repeats); },
+                                                      [&] { return run_cudnn(c, data, repeats); });
                 comparisons.push_back({c.name, ours, theirs});
             }
             for (const auto &[name, ours, theirs] : comparisons) {

@@ -30,21 +30,27 @@ RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const 
 RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                               Gradient which, int repeats);
 
-#ifdef CONVT3D_BENCH_CUDA
 // convt3d's CUDA kernels, timed with cudaEvents on the stream they run on (cuda_runner.cpp).
 RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats);
+RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                                    Gradient which, int repeats);
 // GPU name and theoretical fp32 FMA peak in GFLOP/s (SMs x clock x fp32 lanes per SM x 2).
 std::string gpu_description(double *peak_gflops);
-#endif
 
-#ifdef CONVT3D_BENCH_CUDNN
 // cuDNN: the transposed convolution forward is cudnnConvolutionBackwardData (plus
 // cudnnAddTensor for the bias, timed). fp32 with CUDNN_FMA_MATH (no TF32 tensor cores); every
 // algorithm tried by cudnnFindConvolutionBackwardDataAlgorithm, the fastest kept, workspace
 // allowed (cudnn_runner.cpp).
 RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats);
+// --pass backward: grad_input is cudnnConvolutionForward over grad_output; grad_weight is
+// cudnnConvolutionBackwardFilter (with grad_output as the convolution's x and our input as its
+// dy), plus cudnnConvolutionBackwardBias when the case has a bias, timed together.
+RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
+                             Gradient which, int repeats);
 std::string cudnn_description();
-#endif
+
+// A build without CUDA kernels or without cuDNN links cuda_unavailable.cpp or
+// cudnn_unavailable.cpp instead: their runs report why they did not run.
 
 // Median of a sample (sorted in place).
 double median(std::vector<double> v);
