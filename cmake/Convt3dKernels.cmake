@@ -30,6 +30,7 @@ set(CONVT3D_CPU_ISAS avx512 avx2 sse41)
 set(CONVT3D_TARGET_avx512 x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake)
 set(CONVT3D_TARGET_avx2 x86-64-linux-sse41-avx-f16c-fma-avx2)
 set(CONVT3D_TARGET_sse41 x86-64-linux-sse41)
+set(CONVT3D_TARGET_cuda x86-64-linux-sse41-cuda-${CONVT3D_CUDA_CAPABILITY})
 
 set(CONVT3D_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/forward.json" CACHE FILEPATH
     "Schedule knobs per target class and variant")
@@ -103,7 +104,7 @@ function(convt3d_add_kernel_for_every_target OUT_LIBS OUT_INCLUDES OUT_CPU_FNS O
         list(APPEND targets "${isa}=${CONVT3D_TARGET_${isa}}")
     endforeach ()
     if (CONVT3D_ENABLE_CUDA AND NOT cpu_only)
-        list(APPEND targets "cuda=x86-64-linux-sse41-cuda-${CONVT3D_CUDA_CAPABILITY}")
+        list(APPEND targets "cuda=${CONVT3D_TARGET_cuda}")
     endif ()
     foreach (entry IN LISTS targets)
         string(REPLACE "=" ";" entry "${entry}")

@@ -42,6 +42,7 @@ public:
     GeneratorParam<int> phase_major{"phase_major", 0};
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
+    GeneratorParam<int> tile_x{"tile_x", 1};
 
     Input<Buffer<float, 5>> input{"input"};    // (x, y, z, ci, n)
     Input<Buffer<float, 5>> weight{"weight"};  // (kx, ky, kz, co_g, ci)
@@ -94,7 +95,7 @@ public:
         if (using_autoscheduler()) return;
 
         if (get_target().has_gpu_feature()) {
-            convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c});
+            convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c, tile_x});
         } else {
             convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c, vectorize_c != 0, ci_inner != 0});
         }

@@ -95,6 +95,7 @@ struct CudaScheduleKnobs {
     int block_x = 32;  // threads along x
     int block_y = 4;   // threads along y
     int tile_c = 4;    // output channels per thread, kept in registers
+    int tile_x = 1;    // consecutive x positions per thread, kept in registers
 };
 
 // Register tile of tile_c channels x (vectors * lanes) x positions, reduction inside it;
@@ -152,34 +153,46 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
         .unroll(aci);
 }
 
-// One thread per (x, y) position and tile_c output channels; blocks are flattened into
+// Each thread accumulates a register tile of tile_x consecutive x positions x tile_c output
+// channels (each input load serves tile_c channels, each weight load tile_x positions);
+// threads of a block cover block_x tiles along x and block_y rows. Blocks are flattened into
 // one grid dimension so that large tensors never exceed the 65535 limit of grid y/z.
 inline void apply_cuda_schedule(ConvTranspose3dFuncs &f, const CudaScheduleKnobs &k) {
     using namespace Halide;
     Func out = f.output, acc = f.accumulator;
-    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), block("block");
-    // Registers need a constant tile: channel tiles overlap at the end instead of being
-    // guarded, and outputs with fewer channels than a tile use tiles of one channel.
-    auto tile = [&](Stage s, int tile_c) {
+    Var xo("xo"), xi("xi"), xt("xt"), yo("yo"), yi("yi"), co("co"), ci("ci"), block("block");
+    // Registers need a constant tile: channel and x tiles overlap at the end instead of being
+    // guarded (the overlap recomputes identical values). Outputs narrower than a tile fall
+    // back to tiles of one position or one channel.
+    auto tile = [&](Stage s, int tile_c, int tile_x) {
         s.split(f.c, co, ci, tile_c, TailStrategy::ShiftInwards)
-            .tile(f.x, f.y, xo, yo, xi, yi, k.block_x, k.block_y, TailStrategy::GuardWithIf)
-            .reorder(ci, xi, yi, xo, yo, f.z, co, f.n)
+            .split(f.x, xo, xi, k.block_x * tile_x, tile_x > 1 ? TailStrategy::ShiftInwards : TailStrategy::GuardWithIf)
+            .split(xi, xi, xt, tile_x)
+            .split(f.y, yo, yi, k.block_y, TailStrategy::GuardWithIf)
+            .reorder(ci, xt, xi, yi, xo, yo, f.z, co, f.n)
             .fuse(xo, yo, block)
             .fuse(block, f.z, block)
             .fuse(block, co, block)
             .fuse(block, f.n, block)
             .gpu_blocks(block)
             .gpu_threads(xi, yi)
-            .unroll(ci);
+            .unroll(ci)
+            .unroll(xt);
     };
-    Expr full_tiles = out.output_buffer().dim(3).extent() >= k.tile_c;
-    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), k.tile_c);
-    tile(out.specialize(full_tiles), k.tile_c);
-    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast), 1);
-    tile(out, 1);
+    const Expr width = out.output_buffer().dim(0).extent();
+    const Expr full_c = out.output_buffer().dim(3).extent() >= k.tile_c;
+    const Expr full_x = width >= k.block_x * k.tile_x;
+    auto branches = [&](const Expr &when) {
+        if (k.tile_x > 1) tile(out.specialize(when && full_c && full_x), k.tile_c, k.tile_x);
+        tile(out.specialize(when && full_c), k.tile_c, 1);
+        tile(out.specialize(when), 1, 1);
+    };
+    for (const Expr &fast : f.fast_paths) branches(fast);
+    branches(Internal::const_true());
+    tile(out, 1, 1);  // never reached: the branch above is always true
 
-    acc.compute_at(out, xi).unroll(f.c);
-    acc.update().reorder(f.c, f.r.x, f.r.y, f.r.z, f.r.w).unroll(f.c);
+    acc.compute_at(out, xi).unroll(f.x).unroll(f.c);
+    acc.update().reorder(f.c, f.x, f.r.x, f.r.y, f.r.z, f.r.w).unroll(f.c).unroll(f.x);
 }
 
 // Register tile of (vectors * lanes) output channels x tile_c x positions: each tap loads

@@ -44,6 +44,21 @@ class SpaceTest(unittest.TestCase):
         self.assertEqual(set(Space("generic", "avx2").templates), {"over_x"})
         self.assertEqual(set(Space("s1_g1", "avx2").templates), {"over_channels", "over_x"})
 
+    def test_cuda_has_its_own_template_within_the_thread_and_register_limits(self):
+        space = Space("k3s2", "cuda")
+        self.assertEqual(set(space.templates), {"cuda_tiled"})
+        self.assertNotIn("cuda_tiled", Space("k3s2", "avx2").templates)
+        limits = project.load_json(project.SPACE_FILE)["cuda"]
+        for c in space.all():
+            threads = c.knobs["block_x"] * c.knobs["block_y"]
+            self.assertTrue(limits["threads"][0] <= threads <= limits["threads"][1], c.describe())
+            self.assertLessEqual(c.knobs["tile_c"] * c.knobs["tile_x"], limits["max_tile"], c.describe())
+        # forward.json's CUDA knobs leave tile_x out: the template's default fills it in.
+        start = space.from_knobs({"block_x": 32, "block_y": 4, "tile_c": 4})
+        self.assertEqual(start.knobs, {"block_x": 32, "block_y": 4, "tile_c": 4, "tile_x": 1})
+        self.assertEqual(project.device_of("cuda"), "cuda")
+        self.assertIn("-cuda-cuda_capability_", project.isa_targets()["cuda"])
+
     def test_mutation_and_crossover_stay_in_the_space(self):
         rng = random.Random(7)
         space = Space("k3s2_g1", "avx2")
@@ -138,6 +153,29 @@ class TuneTest(unittest.TestCase):
         (record,) = log_lines(work)
         self.assertEqual(record["status"], "ok")
         self.assertEqual(record["knobs"], knobs)
+
+    def test_plan_build_measure_merge_pick_in_generations(self):
+        work = WORK / "generations"
+        shutil.rmtree(work, ignore_errors=True)
+        common = ["--work-dir", str(work), "--case", "tiny_latency"]
+        autotune(*common, "plan", "--candidates", "2", "--out", str(work / "plan1.json"))
+        plan1 = json.loads((work / "plan1.json").read_text())["candidates"]
+        self.assertEqual(len(plan1), 3, "the starting schedule, then two more")
+        start_knobs = schedules_io.hand_written_knobs(project.load_json(project.SCHEDULE_FILE), "avx2", "s1")
+        self.assertEqual(Space("s1", "avx2").from_knobs(start_knobs).id, plan1[0]["id"])
+        self.assertTrue(all(c["cases"] == ["tiny_latency"] and c["variant"] == "s1" for c in plan1))
+        autotune("build", "--plan", str(work / "plan1.json"), "--out", str(work / "gen1"))
+        autotune("measure", "--dir", str(work / "gen1"), "--results", str(work / "gen1.jsonl"))
+        autotune(*common, "merge", "--dir", str(work / "gen1"), "--results", str(work / "gen1.jsonl"))
+        self.assertEqual(len(log_lines(work)), 3)
+        # The next generation proposes only what the log does not hold, the start included.
+        autotune(*common, "plan", "--candidates", "2", "--out", str(work / "plan2.json"))
+        plan2 = json.loads((work / "plan2.json").read_text())["candidates"]
+        self.assertEqual(len(plan2), 2)
+        self.assertFalse({c["id"] for c in plan2} & {c["id"] for c in plan1})
+        out = autotune(*common, "pick")
+        self.assertRegex(out, r"s1 on tiny_latency: s1/avx2 .*worst time ratio to the start \d\.\d{3}")
+        self.assertIn("3 of 3 candidates ran correctly", out)
 
 
 if __name__ == "__main__":

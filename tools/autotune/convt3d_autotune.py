@@ -21,16 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from convt3d_tune import build, measure, project, schedules_io, tuner  # noqa: E402
-from convt3d_tune.log import TuningLog  # noqa: E402
+from convt3d_tune import build, measure, project, schedules_io, search, tuner  # noqa: E402
+from convt3d_tune.log import TuningLog, relative_objective  # noqa: E402
 from convt3d_tune.space import Candidate, Space  # noqa: E402
 
 BUILD = project.ROOT / "build"
 
 
 def suite_cases(args):
-    """[{case, kernel, gflop}] for the suite's CPU cases, with the variant the runtime picks."""
-    cmd = [str(args.runner), "--describe", "--suite", str(args.suite)]
+    """[{case, kernel, gflop}] for the suite's cases of the ISA's device (CPU or CUDA), with the
+    variant the runtime picks."""
+    cmd = [str(args.runner), "--describe", "--suite", str(args.suite), "--device", project.device_of(args.isa)]
     cases = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     if args.case:
         cases = [c for c in cases if c["case"] in args.case]
@@ -147,6 +148,63 @@ def cmd_compare(args):
     compare.run(args, setup_from(args), suite_cases(args))
 
 
+def logged(tlog, variant, isa, score):
+    """[(candidate, objective)] for the log's schedules of (variant, isa), in the order logged."""
+    return [(Candidate.from_json(r), score(r)) for r in tlog.records.values()
+            if r["variant"] == variant and r["isa"] == isa and not r.get("autoscheduler")]
+
+
+def variant_starts(args):
+    """[(variant, cases, starting candidate)] of the suite's cases for --isa."""
+    schedules = project.load_json(project.SCHEDULE_FILE)
+    described = suite_cases(args)
+    runtime_variant = {c["case"]: c["kernel"] for c in described}
+    return [(v, cases, start_candidate(schedules, v, args.isa, runtime_variant[cases[0]]))
+            for v, cases in cases_by_variant(args, described).items()]
+
+
+def cmd_plan(args):
+    """A generation of candidates to build here and measure where they run (a GPU machine):
+    per variant the starting schedule if the log lacks it, then --candidates more that
+    --strategy proposes from what the log holds. plan, build, measure (there), merge can
+    repeat; `pick` then chooses from the log."""
+    tlog, rng = TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl"), random.Random(args.seed)
+    entries = []
+    for variant, cases, start in variant_starts(args):
+        measured = logged(tlog, variant, args.isa, relative_objective(tlog.records.get(start.id), cases))
+        tried = {c.id for c, _ in measured} | {start.id}
+        todo = [] if start.id in tlog else [start]
+        todo += search.STRATEGIES[args.strategy](Space(variant, args.isa), measured, tried, rng, args.candidates)
+        entries += [dict(c.to_json(), cases=cases) for c in todo]
+        print(f"{variant} on {', '.join(cases)}: {len(todo)} candidates")
+    Path(args.out).write_text(json.dumps({"candidates": entries}, indent=1) + "\n")
+
+
+def cmd_pick(args):
+    """Winners from the log alone (results measured elsewhere and merged): per variant the
+    schedule with the lowest worst time ratio to the starting one, kept only if that ratio
+    is below 1 - --min-gain."""
+    tlog, winners = TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl"), {}
+    for variant, cases, start in variant_starts(args):
+        if start.id not in tlog or tlog.records[start.id].get("status") != "ok":
+            print(f"{variant}: the starting schedule was not measured correctly; left as it was")
+            continue
+        measured = logged(tlog, variant, args.isa, relative_objective(tlog.records[start.id], cases))
+        ok = [(obj, c) for c, obj in measured if obj is not None]
+        obj, best = min(ok, key=lambda t: t[0])
+        if obj > 1 - args.min_gain:
+            obj, best = 1.0, start
+        times = lambda c: ", ".join(f"{tlog.records[c.id]['cases'][k]['median_ms']:.3f}" for k in cases)  # noqa: E731
+        print(f"{variant} on {', '.join(cases)}: {best.describe()}: worst time ratio to the start {obj:.3f} "
+              f"({times(best)} ms vs {times(start)} ms; {len(ok)} of {len(measured)} candidates ran correctly)")
+        winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(obj, 4),
+                                         "candidates": len(ok), "strategy": "plan/measure/merge generations",
+                                         "seed": args.seed})
+    if args.write and winners:
+        schedules_io.write_winners(project.SCHEDULE_FILE, args.isa, winners)
+        print(f"wrote {len(winners)} tuned entries for {args.isa} into {project.SCHEDULE_FILE}; rebuild to use them")
+
+
 def cmd_build(args):
     plan = json.loads(Path(args.plan).read_text())
     entries = [(Candidate.from_json(e), e["cases"]) for e in plan["candidates"]]
@@ -161,7 +219,11 @@ def cmd_measure(args):
     done = set()
     if Path(args.results).exists():
         done = {json.loads(line)["id"] for line in Path(args.results).read_text().splitlines() if line.strip()}
-    measure.measure_manifest(args.runner, args.dir, args.results, args.repeats, 600, args.suite, done)
+    runner_args = []
+    for option in ("min_total_ms", "min_warmup_ms"):
+        if getattr(args, option) is not None:
+            runner_args += ["--" + option.replace("_", "-"), str(getattr(args, option))]
+    measure.measure_manifest(args.runner, args.dir, args.results, args.repeats, 600, args.suite, done, runner_args)
 
 
 def cmd_merge(args):
@@ -218,6 +280,17 @@ def main():
     c.add_argument("--markdown", help="also write the table here")
     c.set_defaults(fn=cmd_compare)
 
+    pl = sub.add_parser("plan", help="propose a generation of candidates to measure on another machine")
+    pl.add_argument("--strategy", default="evolution", choices=["evolution", "random"])
+    pl.add_argument("--candidates", type=int, default=20, help="new candidates per variant")
+    pl.add_argument("--out", required=True, help="the plan (JSON) for `build`")
+    pl.set_defaults(fn=cmd_plan)
+
+    pk = sub.add_parser("pick", help="choose the winners from the tuning log (after merge)")
+    pk.add_argument("--min-gain", type=float, default=0.05, help="keep the start unless beaten by this much")
+    pk.add_argument("--write", action="store_true", help="write the winners into schedules/forward.json")
+    pk.set_defaults(fn=cmd_pick)
+
     b = sub.add_parser("build", help="compile a plan's candidates (needs Halide)")
     b.add_argument("--plan", required=True, help='{"candidates": [candidate + "cases"]}')
     b.add_argument("--out", required=True)
@@ -226,6 +299,9 @@ def main():
     m = sub.add_parser("measure", help="time a build's candidates (needs only the runner)")
     m.add_argument("--dir", required=True)
     m.add_argument("--results", required=True)
+    m.add_argument("--min-total-ms", type=float, help="repeat a quick case until its timed runs add up to this "
+                                                        "(the runner's default: 300)")
+    m.add_argument("--min-warmup-ms", type=float, help="warm up each case for at least this long (a GPU's clock)")
     m.set_defaults(fn=cmd_measure)
 
     g = sub.add_parser("merge", help="add measured results to the tuning log")

@@ -3,7 +3,8 @@
 // against the double-precision reference on small versions of the suite cases, and times
 // it on the cases themselves. It needs no Halide, so candidates can be built on one machine
 // and measured on another. The Halide runtime the candidates use is this executable's own
-// (they are compiled with no_runtime; the executable exports its symbols).
+// (they are compiled with no_runtime; the executable exports its symbols). A CUDA candidate
+// (--device cuda) runs on device copies of the data; each timed run waits for the GPU.
 #include "convt3d/convt3d.hpp"
 
 #include "halide_buffers.h"
@@ -30,19 +31,36 @@ using bench::SuiteCase;
 using detail::HalideTensor;
 using json = nlohmann::json;
 
-// Runs fn on host tensors (PyTorch layouts); throws BackendError with Halide's message.
-void run_kernel(ForwardKernelFn fn, const Params &p, const Shape &x_shape, const std::vector<float> &x,
-               const std::vector<float> &w, const std::vector<float> &b, std::vector<float> &y) {
-    const Shape y_shape = output_shape(p, x_shape);
-    HalideTensor x_buf(x.data(), x_shape, Device::cpu);
-    HalideTensor w_buf(w.data(), weight_shape(p), Device::cpu);
-    std::vector<float> zeros(b.empty() ? size_t(p.out_channels) : 0, 0.0f);
-    HalideTensor b_buf(b.empty() ? zeros.data() : b.data(), {p.out_channels}, Device::cpu);
-    HalideTensor y_buf(y.data(), y_shape, Device::cpu);
+// One case's tensors where the candidate runs (host memory, or copies on the GPU).
+struct Operands {
+    Params params;
+    Tensor x, w, b, y;
+
+    Operands(const SuiteCase &c, const bench::CaseData &d, Device device)
+        : params(c.params),
+          x(Tensor::from_vector(d.x, d.x_shape).to(device)),
+          w(Tensor::from_vector(d.w, d.w_shape).to(device)),
+          // The kernels always take a bias: zeros when the module has none.
+          b(Tensor::from_vector(d.b.empty() ? std::vector<float>(size_t(c.params.out_channels), 0.0f) : d.b,
+                                {c.params.out_channels})
+                .to(device)),
+          y(d.y_shape, device) {}
+};
+
+// Runs fn and waits for it to finish (a CUDA kernel's launch returns before it does);
+// throws BackendError with Halide's message.
+void run_kernel(ForwardKernelFn fn, Operands &o) {
+    const Params &p = o.params;
+    const Device device = o.y.device();
+    HalideTensor x_buf(o.x.data(), o.x.shape(), device);
+    HalideTensor w_buf(o.w.data(), o.w.shape(), device);
+    HalideTensor b_buf(o.b.data(), o.b.shape(), device);
+    HalideTensor y_buf(o.y.data(), o.y.shape(), device);
     detail::clear_halide_error();
-    const int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
-              int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
-              int(p.dilation[0]), int(p.groups), y_buf.get());
+    int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
+                int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
+                int(p.dilation[0]), int(p.groups), y_buf.get());
+    if (rc == 0 && device == Device::cuda) rc = halide_device_sync(nullptr, y_buf.get());
     detail::check_kernel_result(rc, "candidate");
 }
 
@@ -65,16 +83,20 @@ Shape small_input_shape(const SuiteCase &c) {
 
 // Max |candidate - reference| on `shape` (batch item 0 only), relative to the largest
 // reference value; infinite when an output was left unwritten (outputs start as NaN).
-json check_shape(ForwardKernelFn fn, const SuiteCase &c, const Shape &shape) {
+json check_shape(ForwardKernelFn fn, const SuiteCase &c, const Shape &shape, Device device) {
     SuiteCase sized = c;
     sized.input_shape = shape;
     const bench::CaseData d = bench::make_case_data(sized);
-    std::vector<float> y(size_t(numel(d.y_shape)), std::numeric_limits<float>::quiet_NaN());
+    Operands o(c, d, device);
+    o.y = Tensor::from_vector(std::vector<float>(size_t(numel(d.y_shape)), std::numeric_limits<float>::quiet_NaN()),
+                              d.y_shape)
+              .to(device);
     try {
-        run_kernel(fn, c.params, d.x_shape, d.x, d.w, d.b, y);
+        run_kernel(fn, o);
     } catch (const BackendError &e) {
         return {{"status", "error"}, {"why", e.what()}};
     }
+    const std::vector<float> y = o.y.to_vector();
     const std::vector<double> ref = reference::forward(c.params, d.x_shape, d.x, d.w, d.b, 0, 1);
     double err = 0, scale = 1;
     for (size_t i = 0; i < ref.size(); i++) {
@@ -96,11 +118,11 @@ json check_shape(ForwardKernelFn fn, const SuiteCase &c, const Shape &shape) {
 // Checked on a small version of the case first (quick). A kernel that refuses it (Halide's
 // autoschedulers tile for the estimated sizes and may read out of bounds below them) is
 // checked on the case's own shape instead, so that it can still be compared there.
-json check(ForwardKernelFn fn, const SuiteCase &c) {
-    json r = check_shape(fn, c, small_input_shape(c));
+json check(ForwardKernelFn fn, const SuiteCase &c, Device device) {
+    json r = check_shape(fn, c, small_input_shape(c), device);
     if (r["status"] == "error") {
         const std::string why = r["why"];
-        r = check_shape(fn, c, c.input_shape);
+        r = check_shape(fn, c, c.input_shape, device);
         r["small_input"] = why;
     }
     return r;
@@ -109,16 +131,21 @@ json check(ForwardKernelFn fn, const SuiteCase &c) {
 // Median of at least `repeats` timed runs after `warmup` untimed ones, more for a quick case
 // until the timed runs add up to min_total_ms (a few-ms case is otherwise at the mercy of
 // one disturbance), and fewer when one run exceeds max_ms (a candidate far off the pace is
-// not worth the time).
-json time_case(ForwardKernelFn fn, const SuiteCase &c, int warmup, int repeats, double max_ms,
-               double min_total_ms) {
-    const bench::CaseData d = bench::make_case_data(c);
-    std::vector<float> y(size_t(numel(d.y_shape)));
+// not worth the time). The warm-up also lasts at least min_warmup_ms: an idle GPU runs at a
+// fraction of its clock until it has been busy for a while.
+json time_case(ForwardKernelFn fn, const SuiteCase &c, Device device, int warmup, int repeats, double max_ms,
+               double min_total_ms, double min_warmup_ms) {
+    Operands o(c, bench::make_case_data(c), device);
+    const auto warm_start = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start).count() <
+           min_warmup_ms) {
+        run_kernel(fn, o);
+    }
     std::vector<double> samples;
     double total_ms = 0;
     for (int i = 0; i < warmup + repeats || (total_ms < min_total_ms && samples.size() < 1000); i++) {
         const auto t0 = std::chrono::steady_clock::now();
-        run_kernel(fn, c.params, d.x_shape, d.x, d.w, d.b, y);  // it passed the check: errors are exceptional
+        run_kernel(fn, o);  // it passed the check: errors are exceptional
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (i >= warmup) {
             samples.push_back(ms);
@@ -141,25 +168,30 @@ int main(int argc, char **argv) {
     std::string suite_path = CONVT3D_DEFAULT_SUITE, library, symbol = "convt3d_candidate";
     std::vector<std::string> case_names;
     int warmup = 1, repeats = 5;
-    double max_ms = 2000, min_total_ms = 300;
+    double max_ms = 2000, min_total_ms = 300, min_warmup_ms = 0;
     bool describe = false;
+    std::string device_name = "cpu";
     app.add_option("--suite", suite_path, "Benchmark suite (JSON)");
     app.add_option("--library", library, "Candidate shared object");
     app.add_option("--symbol", symbol, "The candidate's function name");
-    app.add_option("--case", case_names, "Suite cases to check and time (default: every CPU case)");
+    app.add_option("--case", case_names, "Suite cases to check and time (default: the device's cases)");
+    app.add_option("--device", device_name, "Where the candidate runs (a CUDA candidate: cuda)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
     app.add_option("--repeats", repeats, "Timed runs; the median is reported")->check(CLI::PositiveNumber);
     app.add_option("--max-ms", max_ms, "Stop repeating once one run takes longer than this");
     app.add_option("--min-total-ms", min_total_ms, "Repeat a quick case until its timed runs add up to this");
+    app.add_option("--min-warmup-ms", min_warmup_ms, "Keep warming up (untimed runs) for at least this long");
     app.add_flag("--describe", describe,
-                 "Print each CPU case with the kernel the built-in runtime chooses for it, and exit");
+                 "Print each of the device's cases with the kernel the built-in runtime chooses for it, and exit");
     CLI11_PARSE(app, argc, argv);
+    const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
 
     try {
         std::vector<SuiteCase> cases;
         for (const SuiteCase &c : bench::load_suite(suite_path)) {
             const bool named = std::find(case_names.begin(), case_names.end(), c.name) != case_names.end();
-            if (case_names.empty() ? c.cpu : named) cases.push_back(c);
+            if (case_names.empty() ? (device == Device::cpu ? c.cpu : c.gpu) : named) cases.push_back(c);
         }
         if (cases.size() < std::max<size_t>(case_names.size(), 1)) {
             throw std::runtime_error("--case names a case that is not in " + suite_path);
@@ -168,22 +200,23 @@ int main(int argc, char **argv) {
             json out = json::array();
             for (const SuiteCase &c : cases) {
                 out.push_back({{"case", c.name},
-                               {"kernel", choose_kernel(c.params, Device::cpu).kernel},
+                               {"kernel", choose_kernel(c.params, device).kernel},
                                {"gflop", c.flops() * 1e-9}});
             }
             std::cout << out.dump(1) << "\n";
             return 0;
         }
         if (library.empty()) throw std::runtime_error("--library is required");
+        if (device == Device::cuda && !cuda_available()) throw std::runtime_error("--device cuda: no CUDA device");
         void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
         auto fn = reinterpret_cast<ForwardKernelFn>(dlsym(handle, symbol.c_str()));
         if (!fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
         json out{{"library", library}, {"cases", json::object()}};
         for (const SuiteCase &c : cases) {
-            json r = check(fn, c);
+            json r = check(fn, c, device);
             if (r["status"] == "ok") {
-                json t = time_case(fn, c, warmup, repeats, max_ms, min_total_ms);
+                json t = time_case(fn, c, device, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
                 r.update(t);
             }
             out["cases"][c.name] = r;

@@ -263,10 +263,9 @@ int main(int argc, char **argv) {
                     notes.push_back(name + ": " + baseline + " did not run: " + theirs.why);
                 }
                 rows.push_back(row);
-                if (isatty(STDERR_FILENO)) {  // progress on a terminal; the table comes at the end
-                    std::fprintf(stderr, "  %-18s convt3d %s ms, %s %s ms\n", name.c_str(), row.ours_ms.c_str(),
-                                 baseline.c_str(), row.theirs_ms.c_str());
-                }
+                // Progress on stderr: the table comes at the end, and a run cut short still says this much.
+                std::fprintf(stderr, "  %-18s convt3d %s ms, %s %s ms\n", name.c_str(), row.ours_ms.c_str(),
+                             baseline.c_str(), row.theirs_ms.c_str());
             }
         }
         print_table(rows, markdown, baseline);

@@ -5,10 +5,13 @@ import json
 import subprocess
 from pathlib import Path
 
+from . import project
 
-def measure_one(runner, library, cases, repeats, timeout_s, suite=None):
-    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}."""
-    cmd = [str(runner), "--library", str(library), "--repeats", str(repeats)]
+
+def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=()):
+    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. runner_args:
+    more options for the runner (e.g. ["--min-warmup-ms", "200"])."""
+    cmd = [str(runner), "--library", str(library), "--repeats", str(repeats), "--device", device] + list(runner_args)
     if suite:
         cmd += ["--suite", str(suite)]
     for case in cases:
@@ -25,7 +28,7 @@ def measure_one(runner, library, cases, repeats, timeout_s, suite=None):
     return {"status": status, "cases": out["cases"]}
 
 
-def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=None, done=()):
+def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=None, done=(), runner_args=()):
     """Measures every candidate of directory/manifest.json not in `done`, appending one JSON
     line per candidate to results_path (so an interrupted run resumes)."""
     directory = Path(directory)
@@ -34,6 +37,8 @@ def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=
         for entry in manifest["candidates"]:
             if entry["id"] in done:
                 continue
-            result = measure_one(runner, directory / entry["library"], entry["cases"], repeats, timeout_s, suite)
+            result = measure_one(runner, directory / entry["library"], entry["cases"], repeats, timeout_s, suite,
+                                 project.device_of(entry["isa"]), runner_args)
+            print(f"{entry['id']} {result['status']}", flush=True)
             out.write(json.dumps(dict(result, id=entry["id"])) + "\n")
             out.flush()

@@ -26,8 +26,16 @@ def variant_params():
 
 
 def isa_targets():
-    """{isa: Halide target string}, e.g. {"avx2": "x86-64-linux-sse41-avx-f16c-fma-avx2"}."""
-    return {isa: values[0] for isa, values in _cmake_sets("CONVT3D_TARGET_").items()}
+    """{isa: Halide target string}, e.g. {"avx2": "x86-64-linux-sse41-avx-f16c-fma-avx2"}; "cuda"
+    with the CUDA capability that CMakeLists.txt defaults to."""
+    capability = re.search(r'set\(CONVT3D_CUDA_CAPABILITY "(\w+)"', (ROOT / "CMakeLists.txt").read_text()).group(1)
+    return {isa: values[0].replace("${CONVT3D_CUDA_CAPABILITY}", capability)
+            for isa, values in _cmake_sets("CONVT3D_TARGET_").items()}
+
+
+def device_of(isa):
+    """Where a candidate for `isa` runs: "cuda" or "cpu" (the runner's --device)."""
+    return "cuda" if isa == "cuda" else "cpu"
 
 
 LAYER_PREFIX = "layer:"

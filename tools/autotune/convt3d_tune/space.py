@@ -50,10 +50,14 @@ class Space:
         space = space or project.load_json(project.SPACE_FILE)
         params = project.kernel_params(variant)
         self.variant, self.isa = variant, isa
-        self.registers = space["registers"][isa]
+        self.device = project.device_of(isa)
+        self.registers = space["registers"].get(isa)
+        self.cuda = space.get("cuda", {})
         self.templates = {}
         for name, t in space["templates"].items():
             needs = set(t["requires"])
+            if t.get("device", "cpu") != self.device:
+                continue
             if "fixed_groups" in needs and params.get("fixed_groups") != "1":
                 continue
             if "phases" in needs and not project.has_phases(params):
@@ -61,6 +65,10 @@ class Space:
             self.templates[name] = t
 
     def fits(self, knobs):
+        if self.device == "cuda":
+            low, high = self.cuda["threads"]
+            return (low <= knobs["block_x"] * knobs["block_y"] <= high
+                    and knobs["tile_c"] * knobs["tile_x"] <= self.cuda["max_tile"])
         return knobs["vectors"] * (knobs["tile_c"] + 1) + 1 <= self.registers
 
     def make(self, template, knobs):
@@ -91,7 +99,8 @@ class Space:
         """The candidate for knobs as schedules/forward.json holds them (template knobs
         left out where they take their default)."""
         template = self.template_of(knobs)
-        return self.make(template, {k: knobs[k] for k in self.templates[template]["knobs"]})
+        t = self.templates[template]
+        return self.make(template, {k: knobs.get(k, t.get("defaults", {}).get(k)) for k in t["knobs"]})
 
     def mutate(self, c, rng):
         """A neighbour: one knob moved one step (or, now and then, anywhere) in its list."""
