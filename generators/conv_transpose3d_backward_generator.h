@@ -31,6 +31,9 @@ public:
     Halide::GeneratorParam<int> small_weights{"small_weights", 0};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
     Halide::GeneratorParam<int> block_y{"block_y", 4};
+    Halide::GeneratorParam<int> lanes_x{"lanes_x", 8};
+    Halide::GeneratorParam<int> lanes_y{"lanes_y", 4};
+    Halide::GeneratorParam<int> partial_threads{"partial_threads", 262144};
 
     Input<int> stride_x{"stride_x"}, stride_y{"stride_y"}, stride_z{"stride_z"};
     Input<int> padding_x{"padding_x"}, padding_y{"padding_y"}, padding_z{"padding_z"};
@@ -52,7 +55,9 @@ protected:
         if (on_gpu() || !over_channels) return 0;
         return this->get_target().template natural_vector_size<float>() * int(channel_vectors);
     }
-    BackwardCudaKnobs cuda_knobs() { return {block_x, block_y}; }
+    BackwardCudaKnobs cuda_knobs() {
+        return {block_x, block_y, tile_c, lanes_x, lanes_y, partial_threads};
+    }
     bool on_gpu() const { return this->get_target().has_gpu_feature(); }
 
     void set_geometry_estimates() {

@@ -11,7 +11,9 @@ using namespace Halide;
 class ConvTranspose3dGradBias : public Generator<ConvTranspose3dGradBias> {
 public:
     GeneratorParam<int> vectorize_reduction{"vectorize_reduction", 1};
-    GeneratorParam<int> block_x{"block_x", 32};
+    GeneratorParam<int> lanes_x{"lanes_x", 8};
+    GeneratorParam<int> lanes_y{"lanes_y", 4};
+    GeneratorParam<int> partial_threads{"partial_threads", 262144};
 
     Input<Buffer<float, 5>> grad_output{"grad_output"};  // (x, y, z, co, n)
     Output<Buffer<float, 1>> grad_bias{"grad_bias"};     // (co)
@@ -32,7 +34,11 @@ public:
         grad_bias.set_estimates({{0, 32}});
         if (using_autoscheduler()) return;
         if (get_target().has_gpu_feature()) {
-            convt3d::apply_per_element_cuda_schedule(funcs_.output, funcs_.accumulator, {block_x, 1});
+            convt3d::BackwardCudaKnobs knobs;
+            knobs.lanes_x = lanes_x;
+            knobs.lanes_y = lanes_y;
+            knobs.partial_threads = partial_threads;
+            convt3d::apply_grad_bias_cuda_schedule(funcs_, knobs);
         } else {
             convt3d::BackwardCpuKnobs knobs;
             knobs.vectorize_reduction = vectorize_reduction;

@@ -38,7 +38,7 @@ public:
         set_geometry_estimates();
         if (using_autoscheduler()) return;
         if (on_gpu()) {
-            convt3d::apply_per_element_cuda_schedule(funcs_.output, funcs_.accumulator, cuda_knobs());
+            convt3d::apply_grad_weight_cuda_schedule(funcs_, cuda_knobs());
         } else {
             convt3d::apply_grad_weight_cpu_schedule(funcs_, get_target(), cpu_knobs());
         }

@@ -2,8 +2,8 @@
 // knobs are plain numbers, so a schedule is data: schedules/backward.json holds the values
 // per target class and gradient; cmake/Convt3dBackwardKernels.cmake passes them to the
 // generators as generator parameters. Every reduction keeps a fixed order (serial, or
-// split into a fixed set of vector lanes that are then summed in order), so gradients are
-// bitwise identical from run to run.
+// split into a fixed set of vector lanes that are then summed in order, or on CUDA a fixed
+// tree of serial sums), so gradients are bitwise identical from run to run.
 #pragma once
 
 #include "../generators/conv_transpose3d_backward_algorithm.h"
@@ -26,8 +26,13 @@ struct BackwardCpuKnobs {
 };
 
 struct BackwardCudaKnobs {
-    int block_x = 32;  // grad_input: threads along x; grad_weight/grad_bias: threads per block
+    int block_x = 32;  // grad_input: threads along x
     int block_y = 4;   // grad_input: threads along y
+    int tile_c = 4;    // grad_input: input channels per thread, kept in registers
+    // grad_weight/grad_bias: the reduction's partial sums (see apply_parallel_sum_cuda_schedule).
+    int lanes_x = 8;                 // a warp's lanes along x ...
+    int lanes_y = 4;                 // ... by rows (lanes_x * lanes_y = 32: one warp per partial)
+    int partial_threads = 262144;    // about this many threads compute partial sums
 };
 
 namespace detail {
@@ -262,36 +267,137 @@ inline void apply_grad_bias_cpu_schedule(GradBiasFuncs &f, const Halide::Target 
     if (k.vectorize_reduction) detail::vectorise_reduction_over_x(f.accumulator, f.r, LoopLevel(f.output, f.c), lanes);
 }
 
-// grad_input on CUDA: one thread per (x, y) position; blocks are flattened into one grid
-// dimension so that large tensors never exceed the 65535 limit of grid y/z.
+// grad_input on CUDA: one thread per (x, y) position and tile_c input channels whose
+// accumulators stay in registers, so each grad_output load (and its boundary test) feeds
+// tile_c channels; x runs along the warp, so those loads coalesce. Channel tiles overlap at
+// the end (ShiftInwards recomputes identical values); fewer channels than a tile take tiles
+// of one. Blocks are flattened into one grid dimension so that large tensors never exceed
+// the 65535 limit of grid y/z.
 inline void apply_grad_input_cuda_schedule(GradInputFuncs &f, const BackwardCudaKnobs &k) {
     using namespace Halide;
-    Func out = f.output;
-    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), block("block");
-    out.tile(f.x, f.y, xo, yo, xi, yi, k.block_x, k.block_y, TailStrategy::GuardWithIf)
-        .reorder(xi, yi, xo, yo, f.z, f.c, f.n)
-        .fuse(xo, yo, block)
-        .fuse(block, f.z, block)
-        .fuse(block, f.c, block)
-        .fuse(block, f.n, block)
-        .gpu_blocks(block)
-        .gpu_threads(xi, yi);
-    f.accumulator.compute_at(out, xi);
+    Func out = f.output, acc = f.accumulator;
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), block("block");
+    auto tile = [&](Stage s, int tile_c) {
+        s.split(f.c, co, ci, tile_c, TailStrategy::ShiftInwards)
+            .tile(f.x, f.y, xo, yo, xi, yi, k.block_x, k.block_y, TailStrategy::GuardWithIf)
+            .reorder(ci, xi, yi, xo, yo, f.z, co, f.n)
+            .fuse(xo, yo, block)
+            .fuse(block, f.z, block)
+            .fuse(block, co, block)
+            .fuse(block, f.n, block)
+            .gpu_blocks(block)
+            .gpu_threads(xi, yi)
+            .unroll(ci);
+    };
+    const Expr full_tiles = out.output_buffer().dim(3).extent() >= k.tile_c;
+    for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), k.tile_c);
+    tile(out.specialize(full_tiles), k.tile_c);
+    tile(out, 1);
+
+    acc.compute_at(out, xi).unroll(f.c);
+    acc.update().reorder(f.c, f.r.x, f.r.y, f.r.z, f.r.w).unroll(f.c);
 }
 
-// A small output (weights, bias) on CUDA: one thread per element, each reducing serially.
-inline void apply_per_element_cuda_schedule(Halide::Func out, Halide::Func acc, const BackwardCudaKnobs &k) {
+// A reduction over r = (x, y, z, n) into few output elements (grad_weight, grad_bias) on
+// CUDA, as a fixed tree of serial sums (no atomics, so results are bitwise identical run to
+// run):
+//  1. partial: the planes (z, n) are cut into chunks; a warp takes one output element and
+//     one chunk, its lanes_x * lanes_y lanes interleaved over (x, y), so a warp's loads are
+//     lanes_y runs of lanes_x contiguous floats; each lane sums its positions in the chunk
+//     serially, x innermost. There are as many chunks as give about partial_threads threads
+//     (`warps_per_chunk` warps each), at most one per plane.
+//  2. lane_sums: a warp per element; each lane sums its partial sums over the chunks;
+//  3. the accumulator: one thread sums the warp's lanes (in shared memory) in order.
+struct CudaPartialSums {
+    Halide::Func partial;    // (element..., ux, uy, chunk)
+    Halide::Func lane_sums;  // (element..., ux, uy)
+    Halide::Var ux{"ux"}, uy{"uy"}, chunk{"chunk"};
+};
+
+inline CudaPartialSums factor_reduction_cuda(Halide::Func acc, const Halide::RDom &r,
+                                             const Halide::Expr &warps_per_chunk, const BackwardCudaKnobs &k) {
     using namespace Halide;
-    const auto &v = out.args();
-    Var all("all"), block("block"), thread("thread");
-    Stage s = out;
-    Var fused = v[0];
+    CudaPartialSums p;
+    RVar rxo("rxo"), rxi("rxi"), ryo("ryo"), ryi("ryi"), rzn("rzn"), rco("rco"), rci("rci");
+    const Expr planes = r.z.extent() * r.w.extent();
+    const Expr chunks = clamp(k.partial_threads / max(warps_per_chunk * (k.lanes_x * k.lanes_y), 1), 1, planes);
+    const Expr planes_per_chunk = (planes + chunks - 1) / chunks;
+    p.partial = acc.update()
+                    .split(r.x, rxo, rxi, k.lanes_x, TailStrategy::GuardWithIf)
+                    .split(r.y, ryo, ryi, k.lanes_y, TailStrategy::GuardWithIf)
+                    .fuse(r.z, r.w, rzn)
+                    .split(rzn, rco, rci, planes_per_chunk, TailStrategy::GuardWithIf)
+                    .rfactor({{rxi, p.ux}, {ryi, p.uy}, {rco, p.chunk}});
+    // acc now sums partial over (rxi, ryi, rco); factor out the sums over the chunks.
+    p.lane_sums = acc.update().rfactor({{rxi, p.ux}, {ryi, p.uy}});
+    return p;
+}
+
+// Steps 2 and 3 above: one block (a warp) per output element, the lanes' sums in shared
+// memory. Elements are flattened into one grid dimension.
+inline void schedule_lane_sums_cuda(Halide::Func out, Halide::Func acc, CudaPartialSums p) {
+    using namespace Halide;
+    std::vector<Var> v = out.args();
+    Var element = v[0];
     for (size_t i = 1; i < v.size(); i++) {
-        s.fuse(fused, v[i], all);
-        fused = all;
+        Var fused("element" + std::to_string(i));
+        out.fuse(element, v[i], fused);
+        element = fused;
     }
-    s.split(fused, block, thread, k.block_x, TailStrategy::GuardWithIf).gpu_blocks(block).gpu_threads(thread);
-    acc.compute_at(out, thread);
+    out.gpu_blocks(element);
+    acc.compute_at(out, element);
+    // The lanes are the outermost loops (threads), the chunks the innermost (serial).
+    p.lane_sums.compute_at(out, element).gpu_threads(p.ux, p.uy);
+    p.lane_sums.update().gpu_threads(p.ux, p.uy);
+}
+
+// grad_bias on CUDA: the tree of sums above; a partial sum is one channel's.
+inline void apply_grad_bias_cuda_schedule(GradBiasFuncs &f, const BackwardCudaKnobs &k) {
+    using namespace Halide;
+    const Expr channels = f.output.output_buffer().dim(0).extent();
+    CudaPartialSums p = factor_reduction_cuda(f.accumulator, f.r, channels, k);
+    // Each lane's sum in a register (computed per thread), stored once with lanes innermost
+    // in memory, so that both those writes and the lane sums' reads coalesce.
+    Func partial = p.partial.in();
+    Var block("block");
+    partial.compute_root()
+        .reorder_storage(p.ux, p.uy, f.c, p.chunk)
+        .reorder(p.ux, p.uy, f.c, p.chunk)
+        .fuse(f.c, p.chunk, block)
+        .gpu_blocks(block)
+        .gpu_threads(p.ux, p.uy);
+    p.partial.compute_at(partial, p.ux);
+    schedule_lane_sums_cuda(f.output, f.accumulator, p);
+}
+
+// grad_weight on CUDA: the tree of sums above; a thread's partial sum is one weight
+// element's. It accumulates in place in global memory, which the compiler keeps in a
+// register across the reduction. (Register tiles over channels, as grad_input has, do not
+// fit here yet: an update cannot split with ShiftInwards, and a tile computed per thread in
+// a wrapper is sized by Halide for every tap, from loose bounds through the fused block
+// index.)
+inline void apply_grad_weight_cuda_schedule(GradWeightFuncs &f, const BackwardCudaKnobs &k) {
+    using namespace Halide;
+    const auto &dim = f.output.output_buffer();
+    Expr elements = dim.dim(0).extent();
+    for (int d = 1; d < 5; d++) elements *= dim.dim(d).extent();
+    CudaPartialSums p = factor_reduction_cuda(f.accumulator, f.r, elements, k);
+    Var block("block");
+    auto blocks = [&](Stage s) {
+        s.reorder(p.ux, p.uy, f.kx, f.ky, f.kz, f.co, f.ci, p.chunk)
+            .fuse(f.kx, f.ky, block)
+            .fuse(block, f.kz, block)
+            .fuse(block, f.co, block)
+            .fuse(block, f.ci, block)
+            .fuse(block, p.chunk, block)
+            .gpu_blocks(block)
+            .gpu_threads(p.ux, p.uy);
+    };
+    // Lanes innermost in memory: both the partial sums' writes and the lane sums' reads coalesce.
+    p.partial.compute_root().reorder_storage(p.ux, p.uy, f.kx, f.ky, f.kz, f.co, f.ci, p.chunk);
+    blocks(p.partial);
+    blocks(p.partial.update());
+    schedule_lane_sums_cuda(f.output, f.accumulator, p);
 }
 
 }  // namespace convt3d
