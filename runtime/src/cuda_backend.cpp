@@ -10,6 +10,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstdlib>
 #include <mutex>
 
 namespace convt3d::detail {
@@ -51,6 +52,11 @@ void install_context_handlers() {
         throw BackendError("convt3d: the CUDA driver does not provide cuCtxGetCurrent");
     }
     ctx_get_current = reinterpret_cast<CtxGetCurrentFn>(fn);
+    // Halide's CUDA runtime caps every kernel at 64 registers when it loads the PTX, unless
+    // HL_CUDA_JIT_MAX_REGISTERS says otherwise (read at each module load). The register tiles
+    // of the CUDA schedules need more (ptxas: up to ~130), and at 64 they spill to local
+    // memory. Set before any kernel loads; a value the user set wins.
+    setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", /*overwrite=*/0);
     halide_set_cuda_acquire_context(acquire_primary_context);
     halide_set_cuda_release_context(release_context);
     halide_set_cuda_get_stream(default_stream);

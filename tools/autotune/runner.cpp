@@ -7,6 +7,7 @@
 // (--device cuda) runs on device copies of the data; each timed run waits for the GPU.
 #include "convt3d/convt3d.hpp"
 
+#include "cuda_backend.h"
 #include "halide_buffers.h"
 #include "reference.h"
 #include "suite.h"
@@ -207,7 +208,10 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (library.empty()) throw std::runtime_error("--library is required");
-        if (device == Device::cuda && !cuda_available()) throw std::runtime_error("--device cuda: no CUDA device");
+        if (device == Device::cuda) {
+            if (!cuda_available()) throw std::runtime_error("--device cuda: no CUDA device");
+            detail::cuda_prepare();  // the library's CUDA set-up: its context, stream and register limit
+        }
         void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
         auto fn = reinterpret_cast<ForwardKernelFn>(dlsym(handle, symbol.c_str()));

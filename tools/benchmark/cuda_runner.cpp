@@ -5,6 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <limits>
 #include <stdexcept>
 
 namespace convt3d::bench {
@@ -58,6 +59,7 @@ RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
         const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
         const Tensor b = c.params.bias ? Tensor::from_vector(d.b, {c.params.out_channels}).to(Device::cuda) : Tensor();
         Tensor y(d.y_shape, Device::cuda);
+        y.fill(std::numeric_limits<float>::quiet_NaN());  // unwritten outputs fail the cross-check
         const ConstTensorView bias_view = c.params.bias ? b.view() : ConstTensorView{};
         const ConstTensorView *bias = c.params.bias ? &bias_view : nullptr;
         Events ev;
@@ -89,6 +91,7 @@ RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const
         const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
         const Tensor g = Tensor::from_vector(grad_output, d.y_shape).to(Device::cuda);
         Tensor gi(d.x_shape, Device::cuda), gw(d.w_shape, Device::cuda), gb(Shape{c.params.out_channels}, Device::cuda);
+        for (Tensor *t : {&gi, &gw, &gb}) t->fill(std::numeric_limits<float>::quiet_NaN());
         const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
         const bool input = which == Gradient::input, bias = !input && c.params.bias;
         Events ev;

@@ -79,9 +79,13 @@ void *upload(const std::vector<float> &v) {
     return p;
 }
 
+// An output buffer, poisoned with NaN (all bits set) so that one left unwritten fails the
+// cross-check instead of showing whatever the last run left in that memory.
 void *allocate(const Shape &shape) {
     void *p = nullptr;
-    check(cudaMalloc(&p, static_cast<size_t>(numel(shape)) * sizeof(float)), "cudaMalloc");
+    const size_t bytes = static_cast<size_t>(numel(shape)) * sizeof(float);
+    check(cudaMalloc(&p, bytes), "cudaMalloc");
+    check(cudaMemset(p, 0xff, bytes), "cudaMemset");
     return p;
 }
 
