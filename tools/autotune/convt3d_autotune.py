@@ -177,6 +177,7 @@ def cmd_plan(args):
         todo += search.STRATEGIES[args.strategy](Space(variant, args.isa), measured, tried, rng, args.candidates)
         entries += [dict(c.to_json(), cases=cases) for c in todo]
         print(f"{variant} on {', '.join(cases)}: {len(todo)} candidates")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"candidates": entries}, indent=1) + "\n")
 
 
