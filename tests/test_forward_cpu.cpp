@@ -6,11 +6,13 @@
 #include "reference.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -255,6 +257,38 @@ TEST_CASE("concurrent calls from several threads give the single-threaded result
         REQUIRE(j.together.size() == j.alone.size());
         CHECK(std::memcmp(j.together.data(), j.alone.data(), j.alone.size() * sizeof(float)) == 0);
     }
+}
+
+TEST_CASE("the runtime reports where each built-in kernel's schedule came from, as forward.json says",
+          "[cpu][cuda][dispatch]") {
+    std::ifstream file(CONVT3D_SCHEDULE_FILE);
+    const nlohmann::json tuned = nlohmann::json::parse(file).value("tuned", nlohmann::json::object());
+    auto expected = [&](const std::string &target, const std::string &kernel) {
+        return tuned.contains(target) && tuned[target].contains(kernel) ? "tuned" : "hand-written";
+    };
+    std::mt19937 rng(test_seed(9090, "schedule provenance"));
+    int checked = 0;
+    for (const Device device : {Device::cpu, Device::cuda}) {
+        for (const std::string &kernel : kernel_names(device)) {
+            const Params p = random_case(rng, kernel).params;
+            if (device == Device::cuda) {
+                const KernelChoice k = choose_kernel(p, device, {kernel, std::nullopt});
+                CHECK(k.schedule == expected("cuda", kernel));
+                CHECK(k.describe() == kernel + " on cuda (" + expected("cuda", kernel) + " schedule)");
+                checked++;
+                continue;
+            }
+            for (const CpuIsa isa : supported_isas()) {
+                INFO(kernel << " on " << to_string(isa));
+                const KernelChoice k = choose_kernel(p, device, {kernel, isa});
+                CHECK(k.schedule == expected(to_string(isa), kernel));
+                CHECK(k.describe() ==
+                      kernel + " on cpu (" + to_string(isa) + ", " + expected(to_string(isa), kernel) + " schedule)");
+                checked++;
+            }
+        }
+    }
+    CHECK(checked >= static_cast<int>(kernel_names(Device::cpu).size()));
 }
 
 TEST_CASE("CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE names the kernel", "[cpu][dispatch]") {

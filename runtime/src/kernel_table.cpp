@@ -78,7 +78,7 @@ CpuIsa select_cpu_isa(const DispatchOptions &opts) {
 ForwardDispatch select_forward(const Params &p, Device device, const DispatchOptions &opts) {
     if (device == Device::cuda) {
         const ForwardKernelEntry &e = select_kernel(p, device, opts);
-        return {{e.name, device, std::nullopt}, e.cuda};
+        return {{e.name, device, std::nullopt, e.cuda_tuned ? "tuned" : "hand-written"}, e.cuda};
     }
     const std::optional<CpuIsa> forced = forced_cpu_isa(opts);
     const SpecialisedKernel *k =
@@ -117,9 +117,10 @@ KernelChoice choose_kernel(const Params &p, Device device, const DispatchOptions
 }
 
 std::string KernelChoice::describe() const {
-    std::string s = kernel + " on " + to_string(device);
-    if (cpu_isa) s += std::string(" (") + to_string(*cpu_isa) + (schedule.empty() ? "" : ", " + schedule + " schedule") + ")";
-    return s;
+    // "k2s2 on cpu (avx2, tuned schedule)", "generic on cuda (hand-written schedule)"
+    std::string details = cpu_isa ? to_string(*cpu_isa) : "";
+    if (!schedule.empty()) details += (details.empty() ? "" : ", ") + schedule + " schedule";
+    return kernel + " on " + to_string(device) + (details.empty() ? "" : " (" + details + ")");
 }
 
 }  // namespace convt3d

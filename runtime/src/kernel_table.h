@@ -19,6 +19,7 @@ struct ForwardKernelEntry {
     ForwardKernelFn cpu[3];        // indexed by CpuIsa
     bool tuned[3];                 // whether the schedule of cpu[i] came from the autotuner
     ForwardKernelFn cuda;          // nullptr when CUDA was not built
+    bool cuda_tuned;               // whether the CUDA schedule came from the autotuner
 };
 
 extern const ForwardKernelEntry kForwardKernels[];

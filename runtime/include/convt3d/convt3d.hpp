@@ -126,8 +126,9 @@ struct KernelChoice {
     std::string kernel;  // e.g. "k2s2", "generic"
     Device device = Device::cpu;
     std::optional<CpuIsa> cpu_isa;
-    // Where a built-in CPU kernel's schedule came from: "tuned" (convt3d-autotune on the
-    // suite) or "hand-written"; empty for CUDA and for kernels specialised to one layer.
+    // Where a built-in kernel's schedule came from: "tuned" (convt3d-autotune on the suite)
+    // or "hand-written", as schedules/forward.json says; empty for kernels specialised to one
+    // layer.
     std::string schedule;
     std::string describe() const;  // "k2s2_g1 on cpu (avx2, tuned schedule)"
 };
