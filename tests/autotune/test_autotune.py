@@ -11,8 +11,8 @@ from pathlib import Path
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "autotune"
 sys.path.insert(0, str(TOOL))
 
-from convt3d_tune import measure, project, schedules_io  # noqa: E402
-from convt3d_tune.space import Space  # noqa: E402
+from convt3d_tune import compare, measure, project, schedules_io  # noqa: E402
+from convt3d_tune.space import Candidate, Space  # noqa: E402
 
 GENERATOR = os.environ["CONVT3D_GENERATOR"]
 RUNNER = os.environ["CONVT3D_TUNE_RUNNER"]
@@ -25,8 +25,14 @@ def autotune(*args):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def log_lines(work):
-    return [json.loads(line) for line in (work / "tune-avx2.jsonl").read_text().splitlines()]
+def log_lines(work, isa="avx2"):
+    return [json.loads(line) for line in (work / f"tune-{isa}.jsonl").read_text().splitlines()]
+
+
+def describe(device):
+    """The runner's suite cases for a device, with the variant the runtime picks for each."""
+    return json.loads(subprocess.run([RUNNER, "--describe", "--suite", str(project.SUITE_FILE), "--device", device],
+                                     check=True, capture_output=True, text=True).stdout)
 
 
 class SpaceTest(unittest.TestCase):
@@ -176,6 +182,100 @@ class TuneTest(unittest.TestCase):
         out = autotune(*common, "pick")
         self.assertRegex(out, r"s1 on tiny_latency: s1/avx2 .*worst time ratio to the start \d\.\d{3}")
         self.assertIn("3 of 3 candidates ran correctly", out)
+
+
+class CudaCompareTest(unittest.TestCase):
+    """The comparison with Halide's autoschedulers on CUDA, through the split flow: plan the
+    candidates here, build them here, measure where the GPU is, merge, print the table from
+    the log. No GPU here: the measurements are a synthetic results file."""
+    AUTOS = compare.DEFAULT_AUTOSCHEDULERS["cuda"].split(",")
+
+    def test_the_plan_has_tuned_hand_written_and_autoscheduled_kernels_per_case(self):
+        self.assertEqual([a.split(":")[0] for a in self.AUTOS], ["Anderson2021", "Li2018", "Mullapudi2016"])
+        self.assertIn("parallelism=132", self.AUTOS[0])
+        self.assertIn("experimental_gpu_schedule=1", self.AUTOS[2])
+        work = WORK / "cuda-compare-plan"
+        shutil.rmtree(work, ignore_errors=True)
+        autotune("--isa", "cuda", "--work-dir", str(work), "compare", "--plan", str(work / "plan.json"))
+        plan = json.loads((work / "plan.json").read_text())["candidates"]
+        cases = describe("cuda")
+        suite = {c["name"]: c for c in project.load_json(project.SUITE_FILE)["cases"]}
+        schedules = project.load_json(project.SCHEDULE_FILE)
+        self.assertTrue(all(e["isa"] == "cuda" for e in plan))
+        for c in cases:
+            case, variant = c["case"], c["kernel"]
+            mine = [e for e in plan if case in e["cases"]]
+            self.assertTrue(all(e["variant"] == variant for e in mine), (case, mine))
+            space = Space(variant, "cuda")
+            tuned = space.from_knobs(schedules_io.knobs_for(schedules, "forward", "cuda", variant))
+            hand = space.from_knobs(schedules_io.knobs_for(schedules, "hand_written", "cuda", variant))
+            ours = {e["id"] for e in mine if not e["autoscheduler"]}
+            self.assertEqual(ours, {tuned.id, hand.id}, case)
+            s = suite[case]
+            shape = ",".join(str(v) for v in [s["N"], s["Cin"], *s["in"]])
+            autos = {e["autoscheduler"]: e for e in mine if e["autoscheduler"]}
+            self.assertEqual(sorted(autos), sorted(self.AUTOS), case)
+            for e in autos.values():
+                self.assertEqual(e["estimate_input"], shape, case)
+                self.assertEqual(e["cases"], [case], "an autoscheduled kernel serves the case it was estimated for")
+                self.assertEqual(e["id"], Candidate.from_json(e).id)
+        # A tuned or hand-written kernel is planned once, for every case of its variant.
+        for e in plan:
+            if not e["autoscheduler"]:
+                self.assertEqual(e["cases"], [c["case"] for c in cases if c["kernel"] == e["variant"]], e)
+        self.assertEqual(len({e["id"] for e in plan}), len(plan))
+        # Without --plan or --from-log a CUDA comparison cannot run here, and says how it can.
+        r = subprocess.run([sys.executable, str(TOOL / "convt3d_autotune.py"), "--isa", "cuda", "--work-dir",
+                            str(work), "compare"], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--from-log", r.stderr)
+
+    def test_an_autoscheduled_cuda_kernel_builds_and_the_table_comes_from_the_log(self):
+        work = WORK / "cuda-compare"
+        shutil.rmtree(work, ignore_errors=True)
+        common = ["--isa", "cuda", "--work-dir", str(work), "--case", "tiny_latency"]
+        # Anderson2021 (GPU autoscheduler) and Adams2019 (CPU only: no GPU kernel, not measured).
+        autos = ["--autoschedulers", self.AUTOS[0] + ",Adams2019:beam_size=1"]
+        autotune(*common, "compare", *autos, "--plan", str(work / "plan.json"))
+        plan = json.loads((work / "plan.json").read_text())["candidates"]
+        self.assertEqual(len(plan), 4)
+        autotune(*common, "build", "--plan", str(work / "plan.json"), "--out", str(work / "cands"))
+        manifest = json.loads((work / "cands" / "manifest.json").read_text())
+        built = {e["autoscheduler"] or "ours": e for e in manifest["candidates"]}
+        self.assertIn(self.AUTOS[0], built)
+        lib = (work / "cands" / built[self.AUTOS[0]]["library"]).read_bytes()
+        self.assertIn(b"halide_cuda_run", lib, "Anderson2021 must schedule CUDA kernels")
+        self.assertLess(len(lib), 1 << 20)
+        (failed,) = manifest["failed"]
+        self.assertEqual((failed["autoscheduler"], failed["build"]["status"]), ("Adams2019:beam_size=1", "no_gpu_kernel"))
+        # What the GPU machine's `measure` would write, then merge and the table.
+        with open(work / "results.jsonl", "w") as f:
+            for i, e in enumerate(manifest["candidates"]):
+                ms = 0.40 if e["autoscheduler"] else 0.05 + 0.01 * i
+                f.write(json.dumps({"id": e["id"], "status": "ok",
+                                    "cases": {"tiny_latency": {"status": "ok", "median_ms": ms}}}) + "\n")
+        out = autotune(*common, "merge", "--dir", str(work / "cands"), "--results", str(work / "results.jsonl"))
+        self.assertIn("merged 3 results and 1 candidates that did not build", out)
+        self.assertEqual(len(log_lines(work, "cuda")), 4)
+        # --replace logs a candidate measured again (the newest record counts); without it, kept.
+        first = log_lines(work, "cuda")[0]
+        with open(work / "again.jsonl", "w") as f:
+            f.write(json.dumps({"id": first["id"], "status": "ok",
+                                "cases": {"tiny_latency": {"status": "ok", "median_ms": 0.04}}}) + "\n")
+        autotune(*common, "merge", "--dir", str(work / "cands"), "--results", str(work / "again.jsonl"))
+        self.assertEqual(len(log_lines(work, "cuda")), 4)
+        autotune(*common, "merge", "--replace", "--dir", str(work / "cands"), "--results", str(work / "again.jsonl"))
+        self.assertEqual(len(log_lines(work, "cuda")), 6, "the new result and the failed build, again")
+        table = autotune(*common, "compare", *autos, "--from-log", "--markdown", str(work / "table.md"))
+        self.assertEqual((work / "table.md").read_text().strip(), table.strip())
+        header, rule, row = table.strip().splitlines()
+        self.assertEqual(header, f"| case | variant | tuned ms | hand-written ms | {self.AUTOS[0]} ms | "
+                                 "Adams2019:beam_size=1 ms | tuned vs best autoscheduler | tuned vs hand-written |")
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        self.assertEqual(cells[:2], ["tiny_latency", "s1"])
+        self.assertEqual(cells[4:], ["0.40", "no_gpu_kernel", f"{0.40 / float(cells[2]):.2f}x",
+                                     f"{float(cells[3]) / float(cells[2]):.2f}x"])
+        self.assertIn("0.04", cells[2:4], "the replaced measurement counts")
 
 
 if __name__ == "__main__":

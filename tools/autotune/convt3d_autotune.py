@@ -3,7 +3,8 @@
 writes the winners into schedules/forward.json, which the build reads (rebuild to use them).
 
   tune     search every variant the suite's CPU cases use; --write stores the winners
-  compare  tuned vs hand-written schedules vs Halide's autoschedulers, one table
+  compare  tuned vs hand-written schedules vs Halide's autoschedulers, one table; on CUDA
+           --plan writes the candidates for build/measure/merge and --from-log prints the table
   study    random vs evolutionary search at equal budget
   build / measure / merge
            the same work split across machines: `build` compiles candidates where Halide
@@ -145,7 +146,16 @@ def cmd_study(args):
 
 def cmd_compare(args):
     from convt3d_tune import compare
-    compare.run(args, setup_from(args), suite_cases(args))
+    if args.plan:
+        compare.write_plan(args, suite_cases(args))
+    elif args.from_log:
+        compare.table_from_log(args, suite_cases(args))
+    elif project.device_of(args.isa) != "cpu":
+        sys.exit(f"compare: {args.isa} kernels cannot run here; write the comparison's candidates with "
+                 "--plan, build and measure them where they run, merge --replace, then compare --from-log "
+                 "(tools/autotune/README.md, CUDA)")
+    else:
+        compare.run(args, setup_from(args), suite_cases(args))
 
 
 def logged(tlog, variant, isa, score):
@@ -209,11 +219,20 @@ def cmd_pick(args):
 def cmd_build(args):
     plan = json.loads(Path(args.plan).read_text())
     entries = [(Candidate.from_json(e), e["cases"]) for e in plan["candidates"]]
-    results = build.build_many([c for c, _ in entries], args.generator, args.out, args.jobs, 300, args.threads)
-    built = [(c, cases) for c, cases in entries if results[c.id]["status"] == "built"]
-    build.write_manifest(args.out, built)
+    # Autoscheduled kernels one at a time, after the others: one autoscheduler alone can take
+    # minutes and gigabytes (Anderson2021 on the generic variant: about 8 GB).
+    results = build.build_many([c for c, _ in entries if not c.autoscheduler], args.generator, args.out,
+                               args.jobs, 300, args.threads)
     for c, _ in entries:
-        print(f"{c.id} {results[c.id]['status']} {c.describe()}")
+        if c.autoscheduler:
+            results[c.id] = build.build_one(c, args.generator, args.out, args.autoschedule_timeout, args.threads)
+            print(f"  {c.describe()} for {c.estimate_input}: {results[c.id]['status']} "
+                  f"({results[c.id]['build_s']:.0f} s)", flush=True)
+    built = [(c, cases) for c, cases in entries if results[c.id]["status"] == "built"]
+    failed = [(c, cases, results[c.id]) for c, cases in entries if results[c.id]["status"] != "built"]
+    build.write_manifest(args.out, built, failed)
+    for c, _ in entries:
+        print(f"{c.id} {results[c.id]['status']} ({results[c.id]['build_s']:.0f} s) {c.describe()}", flush=True)
 
 
 def cmd_measure(args):
@@ -228,19 +247,30 @@ def cmd_measure(args):
 
 
 def cmd_merge(args):
+    """Adds a build's measured results, and the candidates that did not build (with why), to
+    the tuning log. A candidate already logged is left as it was unless --replace (then the
+    new record is appended, and the log's newest record of a candidate is the one that counts)."""
     tlog = TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
     manifest = json.loads((Path(args.dir) / "manifest.json").read_text())
     by_id = {e["id"]: Candidate.from_json(e) for e in manifest["candidates"]}
-    n = 0
+    fresh = lambda cid: args.replace or cid not in tlog  # noqa: E731
+    n = failed = 0
     for line in Path(args.results).read_text().splitlines():
+        if not line.strip():
+            continue
         r = json.loads(line)
-        if r["id"] in by_id and r["id"] not in tlog:
+        if r["id"] in by_id and fresh(r["id"]):
             tlog.add(by_id[r["id"]], {"status": "built"}, {k: v for k, v in r.items() if k != "id"})
             n += 1
-    print(f"merged {n} results into {tlog.path}")
+    for e in manifest.get("failed", []):
+        if fresh(e["id"]):
+            tlog.add(Candidate.from_json(e), e["build"], {"status": e["build"]["status"], "why": e["build"].get("why", "")})
+            failed += 1
+    print(f"merged {n} results and {failed} candidates that did not build into {tlog.path}")
 
 
 def main():
+    from convt3d_tune.compare import DEFAULT_AUTOSCHEDULERS as compare_defaults
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--generator", type=Path, default=BUILD / "generators" / "convt3d_generators")
     p.add_argument("--runner", type=Path, default=BUILD / "tools" / "autotune" / "convt3d-tune-runner")
@@ -272,13 +302,17 @@ def main():
     s.set_defaults(fn=cmd_study)
 
     c = sub.add_parser("compare", help="tuned vs hand-written vs Halide's autoschedulers")
-    # Adams2019's default beam search (32) ran out of memory on this generator; greedy (1)
-    # takes 20-60 s per kernel.
-    c.add_argument("--autoschedulers", default="Mullapudi2016,Li2018,Adams2019:beam_size=1",
-                   help="comma-separated; NAME:param=value passes autoscheduler.param=value")
+    c.add_argument("--autoschedulers",
+                   help="comma-separated; NAME:param=value passes autoscheduler.param=value (default, per "
+                        "device: cpu " + compare_defaults["cpu"] + "; cuda " + compare_defaults["cuda"] + ")")
     c.add_argument("--autoschedule-timeout", type=int, default=300, help="seconds per autoscheduled kernel")
     c.add_argument("--rounds", type=int, default=2, help="measure everything this many times, keep the best median")
     c.add_argument("--markdown", help="also write the table here")
+    c.add_argument("--plan", help="write the comparison's candidates here as a plan for `build` instead of "
+                                  "building and measuring them (the split flow; needed on CUDA)")
+    c.add_argument("--from-log", action="store_true",
+                   help="print the table from the tuning log (results measured elsewhere and merged with "
+                        "merge --replace) without building or measuring")
     c.set_defaults(fn=cmd_compare)
 
     pl = sub.add_parser("plan", help="propose a generation of candidates to measure on another machine")
@@ -295,6 +329,7 @@ def main():
     b = sub.add_parser("build", help="compile a plan's candidates (needs Halide)")
     b.add_argument("--plan", required=True, help='{"candidates": [candidate + "cases"]}')
     b.add_argument("--out", required=True)
+    b.add_argument("--autoschedule-timeout", type=int, default=900, help="seconds per autoscheduled kernel")
     b.set_defaults(fn=cmd_build)
 
     m = sub.add_parser("measure", help="time a build's candidates (needs only the runner)")
@@ -308,6 +343,9 @@ def main():
     g = sub.add_parser("merge", help="add measured results to the tuning log")
     g.add_argument("--dir", required=True)
     g.add_argument("--results", required=True)
+    g.add_argument("--replace", action="store_true",
+                   help="log results of candidates the log already holds too (the newest record counts): "
+                        "a comparison re-measures the tuned and hand-written schedules beside the autoschedulers")
     g.set_defaults(fn=cmd_merge)
 
     args = p.parse_args()

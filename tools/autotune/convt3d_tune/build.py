@@ -29,11 +29,15 @@ def generator_args(c, threads):
     args = ["-g", "conv_transpose3d_forward", "-e", "object", "-f", SYMBOL, f"target={target}"]
     args += [f"{k}={v}" for k, v in params.items()]
     if c.autoscheduler:
-        # "Adams2019:beam_size=1": the autoscheduler's name, then its own parameters.
+        # "Adams2019:beam_size=1": the autoscheduler's name, then its own parameters. On a CPU
+        # the parallelism is --threads unless the spec sets it; on a GPU it means something
+        # else per autoscheduler (Anderson2021: SMs), so only the spec sets it there.
         name, *options = c.autoscheduler.split(":")
         args = ["-p", str(autoscheduler_plugin(name))] + args
-        args += [f"autoscheduler={name}", f"autoscheduler.parallelism={threads}",
-                 f"estimate_input={c.estimate_input}"] + [f"autoscheduler.{o}" for o in options]
+        args += [f"autoscheduler={name}"]
+        if project.device_of(c.isa) == "cpu" and not any(o.startswith("parallelism=") for o in options):
+            args += [f"autoscheduler.parallelism={threads}"]
+        args += [f"estimate_input={c.estimate_input}"] + [f"autoscheduler.{o}" for o in options]
     else:
         args += [f"{k}={v}" for k, v in c.knobs.items()]
     return args
@@ -64,6 +68,12 @@ def build_one(c, generator, out_dir, timeout_s, threads):
         why = (r.stderr or r.stdout).strip().splitlines()
         return {"status": "compile_error", "why": "\n".join(why[-5:]) or f"exit {r.returncode}",
                 "build_s": time.time() - t0}
+    if project.device_of(c.isa) == "cuda" and b"halide_cuda_run" not in lib.read_bytes():
+        # An autoscheduler without GPU support (Adams2019; Mullapudi2016 without
+        # experimental_gpu_schedule) schedules a CUDA target on the host: not a GPU kernel.
+        lib.unlink()
+        return {"status": "no_gpu_kernel", "why": "the schedule launches no CUDA kernel (it runs on the host)",
+                "build_s": time.time() - t0}
     return {"status": "built", "build_s": time.time() - t0}
 
 
@@ -75,7 +85,10 @@ def build_many(cands, generator, out_dir, jobs, timeout_s, threads):
         return {c.id: r for c, r in zip(cands, results)}
 
 
-def write_manifest(out_dir, entries):
-    """entries: [(candidate, [case names])] -> out_dir/manifest.json, for the runner side."""
-    manifest = {"candidates": [dict(c.to_json(), library=f"{c.id}.so", cases=cases) for c, cases in entries]}
+def write_manifest(out_dir, entries, failed=()):
+    """entries: [(candidate, [case names])] -> out_dir/manifest.json, for the runner side, which
+    measures its "candidates". failed: [(candidate, [case names], build result)] that did not
+    build, under "failed", for `merge` to log (the runner side ignores them)."""
+    manifest = {"candidates": [dict(c.to_json(), library=f"{c.id}.so", cases=cases) for c, cases in entries],
+                "failed": [dict(c.to_json(), cases=cases, build=b) for c, cases, b in failed]}
     (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
