@@ -40,6 +40,7 @@ public:
     GeneratorParam<int> vectorize_c{"vectorize_c", 0};
     GeneratorParam<int> ci_inner{"ci_inner", 0};
     GeneratorParam<int> phase_major{"phase_major", 0};
+    GeneratorParam<int> pack_per_task{"pack_per_task", 0};
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
     GeneratorParam<int> tile_x{"tile_x", 1};
@@ -97,7 +98,8 @@ public:
         if (get_target().has_gpu_feature()) {
             convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c, tile_x});
         } else {
-            convt3d::apply_cpu_schedule(funcs_, get_target(), {vectors, tile_c, vectorize_c != 0, ci_inner != 0});
+            convt3d::apply_cpu_schedule(funcs_, get_target(),
+                                        {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0});
         }
     }
 

@@ -26,6 +26,10 @@ struct CpuScheduleKnobs {
     // Reduction order: input channels innermost, taps outside. The inner loop then has as
     // many iterations as there are input channels, instead of a kernel extent of 2-5.
     bool ci_inner = false;
+    // vectorize_c only: tasks are whole output-channel blocks (every z, y, n inside), and
+    // each packs its own block of weights, so the packed copy held at once is one block per
+    // thread rather than the whole weight (gan_k4s2p1: 8 MB, four times its output).
+    bool pack_per_task = false;
 };
 
 // The weight (kx, ky, kz, co, ci) packed with output channels in blocks of `block`:
@@ -218,25 +222,31 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), task("task");
 
     materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
-    // Weights packed once per call in blocks of tile_c output channels (the generator
-    // reads them through pack_weight_in_channel_blocks).
+    // Weights packed in blocks of tile_c output channels (the generator reads them through
+    // pack_weight_in_channel_blocks): once per call, or per task (pack_per_task).
     const auto &wv = f.packed_weight.args();
     // Loops run taps inside input channels: each (ci, block) reads one contiguous piece of
     // the weight, which stays in L1 while it is transposed.
-    f.packed_weight.compute_root()
-        .reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5])
-        .parallel(wv[5])
+    f.packed_weight.reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5])
         .vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
+    if (k.pack_per_task) {
+        f.packed_weight.compute_at(out, co);
+    } else {
+        f.packed_weight.compute_root().parallel(wv[5]);
+    }
 
     // Channel tiles start at multiples of the tile, as the weight blocks do.
     auto tile = [&](Stage s, TailStrategy x_tail) {
         s.split(f.c, co, ci, tile_c, TailStrategy::GuardWithIf)
             .split(f.x, xo, xi, tile_x, x_tail)
             .reorder(xi, ci, xo, f.n, f.y, f.z, co)
-            .fuse(f.z, co, task)
-            .parallel(task)
             .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf)
             .unroll(ci);
+        if (k.pack_per_task) {
+            s.parallel(co);
+        } else {
+            s.fuse(f.z, co, task).parallel(task);
+        }
     };
     const Expr width = out.output_buffer().dim(0).extent();
     // Under stride phases, x tiles start at multiples of the tile (a multiple of the stride)
