@@ -34,12 +34,17 @@ RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const 
         r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
     }
     r.median_ms = median(times);
-    r.y = input ? gi.to_vector() : gw.to_vector();
-    if (bias) {
-        const std::vector<float> b = gb.to_vector();
-        r.y.insert(r.y.end(), b.begin(), b.end());
-    }
+    r.y = gradient_values(input ? gi : gw, bias ? &gb : nullptr);
     return r;
+}
+
+std::vector<float> gradient_values(const Tensor &grad, const Tensor *grad_bias) {
+    std::vector<float> v = grad.to_vector();
+    if (grad_bias) {
+        const std::vector<float> b = grad_bias->to_vector();
+        v.insert(v.end(), b.begin(), b.end());
+    }
+    return v;
 }
 
 }  // namespace convt3d::bench

@@ -1,34 +1,13 @@
-// convt3d's CUDA kernels timed with cudaEvents. The runtime runs Halide's kernels in the CUDA
-// runtime API's primary context on the legacy default stream, so events recorded on stream 0
-// bracket exactly the kernels of one call (and the host work between them).
+// convt3d's CUDA kernels timed with cudaEvents (cuda_timing.h). The runtime runs Halide's
+// kernels in the CUDA runtime API's primary context on the legacy default stream.
+#include "cuda_timing.h"
 #include "runners.h"
 
-#include <cuda_runtime_api.h>
-
 #include <limits>
-#include <stdexcept>
 
 namespace convt3d::bench {
 
 namespace {
-
-void check(cudaError_t e, const char *what) {
-    if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-struct Events {
-    cudaEvent_t start = nullptr, stop = nullptr;
-    Events() {
-        check(cudaEventCreate(&start), "cudaEventCreate");
-        check(cudaEventCreate(&stop), "cudaEventCreate");
-    }
-    ~Events() {
-        cudaEventDestroy(start);
-        cudaEventDestroy(stop);
-    }
-    Events(const Events &) = delete;
-    Events &operator=(const Events &) = delete;
-};
 
 // fp32 lanes per SM by compute capability (CUDA C programming guide, arithmetic throughput).
 int fp32_lanes_per_sm(int major, int minor) {
@@ -62,19 +41,9 @@ RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
         y.fill(std::numeric_limits<float>::quiet_NaN());  // unwritten outputs fail the cross-check
         const ConstTensorView bias_view = c.params.bias ? b.view() : ConstTensorView{};
         const ConstTensorView *bias = c.params.bias ? &bias_view : nullptr;
-        Events ev;
-        std::vector<double> times;
-        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up (and loads the module)
-            check(cudaEventRecord(ev.start, 0), "cudaEventRecord");
-            const KernelChoice choice = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params);
-            check(cudaEventRecord(ev.stop, 0), "cudaEventRecord");
-            check(cudaEventSynchronize(ev.stop), "cudaEventSynchronize");
-            float ms = 0;
-            check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
-            if (i > 0) times.push_back(ms);
-            r.what = choice.describe();
-        }
-        r.median_ms = median(times);
+        r.median_ms = time_on_default_stream(repeats, [&] {
+            r.what = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params).describe();
+        });
         r.y = y.to_vector();
     } catch (const std::exception &e) {
         r.median_ms = -1;
@@ -94,26 +63,13 @@ RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const
         for (Tensor *t : {&gi, &gw, &gb}) t->fill(std::numeric_limits<float>::quiet_NaN());
         const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
         const bool input = which == Gradient::input, bias = !input && c.params.bias;
-        Events ev;
-        std::vector<double> times;
-        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up (and loads the module)
-            check(cudaEventRecord(ev.start, 0), "cudaEventRecord");
+        r.median_ms = time_on_default_stream(repeats, [&] {
             const BackwardChoice choice =
                 conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &gi_v : nullptr,
                                           input ? nullptr : &gw_v, bias ? &gb_v : nullptr, c.params);
-            check(cudaEventRecord(ev.stop, 0), "cudaEventRecord");
-            check(cudaEventSynchronize(ev.stop), "cudaEventSynchronize");
-            float ms = 0;
-            check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
-            if (i > 0) times.push_back(ms);
             r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
-        }
-        r.median_ms = median(times);
-        r.y = input ? gi.to_vector() : gw.to_vector();
-        if (bias) {
-            const std::vector<float> b = gb.to_vector();
-            r.y.insert(r.y.end(), b.begin(), b.end());
-        }
+        });
+        r.y = gradient_values(input ? gi : gw, bias ? &gb : nullptr);
     } catch (const std::exception &e) {
         r.median_ms = -1;
         r.why = e.what();

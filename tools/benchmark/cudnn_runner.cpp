@@ -8,10 +8,10 @@
 // Precision: fp32 data and compute with CUDNN_FMA_MATH. (CUDNN_DEFAULT_MATH would permit TF32
 // tensor-core kernels on sm_80 and newer, with 10-bit mantissas: not the same computation.)
 // Built only when the CUDA toolkit and cuDNN are found.
+#include "cuda_timing.h"
 #include "runners.h"
 
 #include <cudnn.h>
-#include <cuda_runtime_api.h>
 
 #include <stdexcept>
 
@@ -19,12 +19,10 @@ namespace convt3d::bench {
 
 namespace {
 
+using bench::check;  // cudaError_t's, beside cuDNN's below
+
 void check(cudnnStatus_t s, const char *what) {
     if (s != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string(what) + ": " + cudnnGetErrorString(s));
-}
-
-void check(cudaError_t e, const char *what) {
-    if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
 const char *algo_name(cudnnConvolutionBwdDataAlgo_t a) {
@@ -45,13 +43,10 @@ struct Resources {
     cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr, b_desc = nullptr;  // x, y: ours
     cudnnFilterDescriptor_t w_desc = nullptr;
     cudnnConvolutionDescriptor_t conv = nullptr;
-    cudaEvent_t start = nullptr, stop = nullptr;
     void *x = nullptr, *w = nullptr, *b = nullptr, *y = nullptr, *workspace = nullptr;
     void *grad = nullptr, *grad_bias = nullptr;  // --pass backward: the gradient computed, and grad_bias
     ~Resources() {
         for (void *p : {x, w, b, y, workspace, grad, grad_bias}) cudaFree(p);
-        if (start) cudaEventDestroy(start);
-        if (stop) cudaEventDestroy(stop);
         if (conv) cudnnDestroyConvolutionDescriptor(conv);
         if (w_desc) cudnnDestroyFilterDescriptor(w_desc);
         for (auto t : {x_desc, y_desc, b_desc}) {
@@ -131,14 +126,15 @@ void describe(Resources &res, const SuiteCase &c, const CaseData &d) {
         check(cudnnCreateTensorDescriptor(&res.b_desc), "cudnnCreateTensorDescriptor");
         set_packed(res.b_desc, {1, p.out_channels, 1, 1, 1});
     }
-    check(cudaEventCreate(&res.start), "cudaEventCreate");
-    check(cudaEventCreate(&res.stop), "cudaEventCreate");
 }
 
-// The fastest of the algorithms that cudnnFind* returned (sorted fastest first) that ran and
-// uses no tensor-op math; its workspace is allocated.
-template<typename Perf>
-Perf fastest_fma(Resources &res, const Perf *perf, int returned, const char *what) {
+// Runs a cudnnFind* (`find(count, &returned, perf)`, results sorted fastest first) and
+// returns the fastest algorithm that ran and uses no tensor-op math, its workspace allocated.
+template<typename Perf, int count, typename Find>
+Perf fastest_fma(Resources &res, Find find, const char *what) {
+    Perf perf[count];
+    int returned = 0;
+    check(find(count, &returned, perf), what);
     for (int i = 0; i < returned; i++) {
         if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
             perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
@@ -146,23 +142,7 @@ Perf fastest_fma(Resources &res, const Perf *perf, int returned, const char *wha
             return perf[i];
         }
     }
-    throw std::runtime_error(std::string("no cuDNN ") + what + " algorithm supports this case in fp32 FMA math");
-}
-
-// Median of `repeats` runs of `launch` after a warm-up, timed with events on the default stream.
-template<typename Launch>
-double time_runs(Resources &res, int repeats, Launch launch) {
-    std::vector<double> times;
-    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-        check(cudaEventRecord(res.start, 0), "cudaEventRecord");
-        launch();
-        check(cudaEventRecord(res.stop, 0), "cudaEventRecord");
-        check(cudaEventSynchronize(res.stop), "cudaEventSynchronize");
-        float ms = 0;
-        check(cudaEventElapsedTime(&ms, res.start, res.stop), "cudaEventElapsedTime");
-        if (i > 0) times.push_back(ms);
-    }
-    return median(times);
+    throw std::runtime_error(std::string("no algorithm of ") + what + " supports this case in fp32 FMA math");
 }
 
 std::string workspace_note(size_t bytes) { return ", workspace " + std::to_string(bytes >> 20) + " MiB"; }
@@ -186,14 +166,14 @@ RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats) {
         if (p.bias) res.b = upload(d.b);
         res.y = allocate(d.y_shape);
 
-        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        int returned = 0;
-        check(cudnnFindConvolutionBackwardDataAlgorithm(res.handle, res.w_desc, res.x_desc, res.conv, res.y_desc,
-                                                        CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf),
-              "cudnnFindConvolutionBackwardDataAlgorithm");
-        const auto best = fastest_fma(res, perf, returned, "backward-data");
+        const auto best =
+            fastest_fma<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+                res, [&](int n, int *returned, auto *perf) {
+                    return cudnnFindConvolutionBackwardDataAlgorithm(res.handle, res.w_desc, res.x_desc, res.conv,
+                                                                     res.y_desc, n, returned, perf);
+                }, "cudnnFindConvolutionBackwardDataAlgorithm");
         const float one = 1.0f, zero = 0.0f;
-        r.median_ms = time_runs(res, repeats, [&] {
+        r.median_ms = time_on_default_stream(repeats, [&] {
             check(cudnnConvolutionBackwardData(res.handle, &one, res.w_desc, res.w, res.x_desc, res.x, res.conv,
                                                best.algo, res.workspace, best.memory, &zero, res.y_desc, res.y),
                   "cudnnConvolutionBackwardData");
@@ -225,13 +205,12 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
         if (which == Gradient::input) {
             // grad_input is the convolution's forward pass over grad_output.
             void *gi = res.grad = allocate(d.x_shape);
-            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-            int returned = 0;
-            check(cudnnFindConvolutionForwardAlgorithm(res.handle, res.y_desc, res.w_desc, res.conv, res.x_desc,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf),
-                  "cudnnFindConvolutionForwardAlgorithm");
-            const auto best = fastest_fma(res, perf, returned, "forward");
-            r.median_ms = time_runs(res, repeats, [&] {
+            const auto best = fastest_fma<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+                res, [&](int n, int *returned, auto *perf) {
+                    return cudnnFindConvolutionForwardAlgorithm(res.handle, res.y_desc, res.w_desc, res.conv,
+                                                                res.x_desc, n, returned, perf);
+                }, "cudnnFindConvolutionForwardAlgorithm");
+            r.median_ms = time_on_default_stream(repeats, [&] {
                 check(cudnnConvolutionForward(res.handle, &one, res.y_desc, res.y, res.w_desc, res.w, res.conv,
                                               best.algo, res.workspace, best.memory, &zero, res.x_desc, gi),
                       "cudnnConvolutionForward");
@@ -243,14 +222,13 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
             // input as its "dy"; grad_bias is its bias gradient over grad_output.
             void *gw = res.grad = allocate(d.w_shape);
             void *gb = bias ? (res.grad_bias = allocate(Shape{c.params.out_channels})) : nullptr;
-            cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-            int returned = 0;
-            check(cudnnFindConvolutionBackwardFilterAlgorithm(res.handle, res.y_desc, res.x_desc, res.conv,
-                                                              res.w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                              &returned, perf),
-                  "cudnnFindConvolutionBackwardFilterAlgorithm");
-            const auto best = fastest_fma(res, perf, returned, "backward-filter");
-            r.median_ms = time_runs(res, repeats, [&] {
+            const auto best =
+                fastest_fma<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+                    res, [&](int n, int *returned, auto *perf) {
+                        return cudnnFindConvolutionBackwardFilterAlgorithm(res.handle, res.y_desc, res.x_desc, res.conv,
+                                                                           res.w_desc, n, returned, perf);
+                    }, "cudnnFindConvolutionBackwardFilterAlgorithm");
+            r.median_ms = time_on_default_stream(repeats, [&] {
                 check(cudnnConvolutionBackwardFilter(res.handle, &one, res.y_desc, res.y, res.x_desc, res.x, res.conv,
                                                      best.algo, res.workspace, best.memory, &zero, res.w_desc, gw),
                       "cudnnConvolutionBackwardFilter");

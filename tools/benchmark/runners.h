@@ -27,6 +27,8 @@ enum class Gradient { input, weight };
 std::vector<float> make_grad_output(const CaseData &d);
 RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                                    Gradient which, int repeats);
+// A gradient's values (a host copy) for the cross-check, then grad_bias's when given.
+std::vector<float> gradient_values(const Tensor &grad, const Tensor *grad_bias);
 RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                               Gradient which, int repeats);
 
