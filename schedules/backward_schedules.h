@@ -8,6 +8,7 @@
 
 #include "../generators/conv_transpose3d_backward_algorithm.h"
 #include "cpu_schedule_parts.h"
+#include "gpu_schedule_parts.h"
 
 namespace convt3d {
 
@@ -281,13 +282,9 @@ inline void apply_grad_input_cuda_schedule(GradInputFuncs &f, const BackwardCuda
         s.split(f.c, co, ci, tile_c, TailStrategy::ShiftInwards)
             .tile(f.x, f.y, xo, yo, xi, yi, k.block_x, k.block_y, TailStrategy::GuardWithIf)
             .reorder(ci, xi, yi, xo, yo, f.z, co, f.n)
-            .fuse(xo, yo, block)
-            .fuse(block, f.z, block)
-            .fuse(block, co, block)
-            .fuse(block, f.n, block)
-            .gpu_blocks(block)
             .gpu_threads(xi, yi)
             .unroll(ci);
+        gpu_blocks_flattened(s, {xo, yo, f.z, co, f.n}, block);
     };
     const Expr full_tiles = out.output_buffer().dim(3).extent() >= k.tile_c;
     for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full_tiles), k.tile_c);
@@ -337,14 +334,9 @@ inline CudaPartialSums factor_reduction_cuda(Halide::Func acc, const Halide::RDo
 // memory. Elements are flattened into one grid dimension.
 inline void schedule_lane_sums_cuda(Halide::Func out, Halide::Func acc, CudaPartialSums p) {
     using namespace Halide;
-    std::vector<Var> v = out.args();
-    Var element = v[0];
-    for (size_t i = 1; i < v.size(); i++) {
-        Var fused("element" + std::to_string(i));
-        out.fuse(element, v[i], fused);
-        element = fused;
-    }
-    out.gpu_blocks(element);
+    const std::vector<Var> v = out.args();
+    Var element("element");
+    gpu_blocks_flattened(out, std::vector<VarOrRVar>(v.begin(), v.end()), element);
     acc.compute_at(out, element);
     // The lanes are the outermost loops (threads), the chunks the innermost (serial).
     p.lane_sums.compute_at(out, element).gpu_threads(p.ux, p.uy);
@@ -384,14 +376,8 @@ inline void apply_grad_weight_cuda_schedule(GradWeightFuncs &f, const BackwardCu
     CudaPartialSums p = factor_reduction_cuda(f.accumulator, f.r, elements, k);
     Var block("block");
     auto blocks = [&](Stage s) {
-        s.reorder(p.ux, p.uy, f.kx, f.ky, f.kz, f.co, f.ci, p.chunk)
-            .fuse(f.kx, f.ky, block)
-            .fuse(block, f.kz, block)
-            .fuse(block, f.co, block)
-            .fuse(block, f.ci, block)
-            .fuse(block, p.chunk, block)
-            .gpu_blocks(block)
-            .gpu_threads(p.ux, p.uy);
+        s.reorder(p.ux, p.uy, f.kx, f.ky, f.kz, f.co, f.ci, p.chunk).gpu_threads(p.ux, p.uy);
+        gpu_blocks_flattened(s, {f.kx, f.ky, f.kz, f.co, f.ci, p.chunk}, block);
     };
     // Lanes innermost in memory: both the partial sums' writes and the lane sums' reads coalesce.
     p.partial.compute_root().reorder_storage(p.ux, p.uy, f.kx, f.ky, f.kz, f.co, f.ci, p.chunk);

@@ -11,6 +11,7 @@
 
 #include "../generators/conv_transpose3d_algorithm.h"
 #include "cpu_schedule_parts.h"
+#include "gpu_schedule_parts.h"
 
 #include <algorithm>
 #include <utility>
@@ -180,15 +181,8 @@ inline void apply_cuda_schedule(ConvTranspose3dFuncs &f, const CudaScheduleKnobs
         } else {
             s.split(f.x, xo, xi, k.block_x, TailStrategy::GuardWithIf);
         }
-        s.split(f.y, yo, yi, k.block_y, TailStrategy::GuardWithIf)
-            .reorder(order)
-            .fuse(xo, yo, block)
-            .fuse(block, f.z, block)
-            .fuse(block, co, block)
-            .fuse(block, f.n, block)
-            .gpu_blocks(block)
-            .gpu_threads(xi, yi)
-            .unroll(ci);
+        s.split(f.y, yo, yi, k.block_y, TailStrategy::GuardWithIf).reorder(order).gpu_threads(xi, yi).unroll(ci);
+        gpu_blocks_flattened(s, {xo, yo, f.z, co, f.n}, block);
     };
     const Expr width = out.output_buffer().dim(0).extent();
     const Expr full_c = out.output_buffer().dim(3).extent() >= k.tile_c;
