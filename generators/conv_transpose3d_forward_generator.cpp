@@ -44,6 +44,9 @@ public:
     GeneratorParam<int> block_x{"block_x", 32};
     GeneratorParam<int> block_y{"block_y", 4};
     GeneratorParam<int> tile_x{"tile_x", 1};
+    GeneratorParam<int> tile_y{"tile_y", 1};
+    GeneratorParam<int> channel_tiles_inner{"channel_tiles_inner", 0};
+    GeneratorParam<int> pack_weights{"pack_weights", 0};
 
     Input<Buffer<float, 5>> input{"input"};    // (x, y, z, ci, n)
     Input<Buffer<float, 5>> weight{"weight"};  // (kx, ky, kz, co_g, ci)
@@ -71,8 +74,10 @@ public:
         Func weight_read = weight;
         Func packed_weight;
         const bool cpu_channel_vectors = !get_target().has_gpu_feature() && vectorize_c;
-        if (cpu_channel_vectors) {
-            const int block = get_target().natural_vector_size<float>() * vectors;
+        const bool cpu_x_vectors_packed = !get_target().has_gpu_feature() && !vectorize_c && pack_weights;
+        if (cpu_channel_vectors || cpu_x_vectors_packed) {
+            // A register tile's channels are one block: its weights are one contiguous stream.
+            const int block = cpu_channel_vectors ? get_target().natural_vector_size<float>() * vectors : int(tile_c);
             std::tie(packed_weight, weight_read) =
                 convt3d::pack_weight_in_channel_blocks(weight, out_channels_per_group, block);
         }
@@ -99,7 +104,8 @@ public:
             convt3d::apply_cuda_schedule(funcs_, {block_x, block_y, tile_c, tile_x});
         } else {
             convt3d::apply_cpu_schedule(funcs_, get_target(),
-                                        {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0});
+                                        {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0, tile_y,
+                                         channel_tiles_inner != 0});
         }
     }
 

@@ -3,6 +3,8 @@
 
 #include "Halide.h"
 
+#include <vector>
+
 namespace convt3d {
 
 // Memory layout of a materialised zero-padded tensor whose dimensions are (x, y, z, c, n).
@@ -67,24 +69,41 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
 }
 
 // The loops of an x-vectorised output tile: tile_x positions of x (vectorised) by tile_c
-// channels; tasks are (z, channel tile, n) across the thread pool. Callers compute their
-// accumulator at `xo`.
+// channels by tile_y rows (rows split only when tile_y > 1, ShiftInwards: callers make sure
+// the tensor has that many). Tasks are (z, channel tile, n) across the thread pool, the
+// innermost tile loop runs along x, and callers compute their accumulator at `xo`; or, with
+// channel_tiles_inner, tasks are (z, n), the channel tiles of one position tile run back to
+// back over the same input (in L1 after the first), and accumulators go at `co`.
 struct XTile {
-    Halide::Var xo{"xo"}, xi{"xi"}, co{"co"}, ci{"ci"};
+    Halide::Var xo{"xo"}, xi{"xi"}, co{"co"}, ci{"ci"}, yo{"yo"}, yi{"yi"};
 
     void apply(Halide::Stage s, const Halide::Var &x, const Halide::Var &y, const Halide::Var &z,
                const Halide::Var &c, const Halide::Var &n, int tile_x, int tile_c, Halide::TailStrategy x_tail,
-               int lanes) const {
+               int lanes, int tile_y = 1, bool channel_tiles_inner = false) const {
         using namespace Halide;
         Var zc("zc"), task("task");
-        s.split(x, xo, xi, tile_x, x_tail)
-            .split(c, co, ci, tile_c, TailStrategy::ShiftInwards)
-            .reorder(xi, ci, xo, y, z, co, n)
-            .fuse(z, co, zc)
-            .fuse(zc, n, task)
-            .parallel(task)
-            .vectorize(xi, lanes, TailStrategy::GuardWithIf);
+        s.split(x, xo, xi, tile_x, x_tail).split(c, co, ci, tile_c, TailStrategy::ShiftInwards);
+        std::vector<VarOrRVar> order{xi, ci};
+        if (tile_y > 1) {
+            s.split(y, yo, yi, tile_y, TailStrategy::ShiftInwards);
+            order.push_back(yi);
+        }
+        if (channel_tiles_inner) order.push_back(co);
+        order.push_back(xo);
+        order.push_back(tile_y > 1 ? yo : y);
+        order.push_back(z);
+        if (!channel_tiles_inner) order.push_back(co);
+        order.push_back(n);
+        s.reorder(order);
+        if (channel_tiles_inner) {
+            s.fuse(z, n, task);
+        } else {
+            s.fuse(z, co, zc).fuse(zc, n, task);
+        }
+        s.parallel(task).vectorize(xi, lanes, TailStrategy::GuardWithIf);
     }
+    // The loop to compute an accumulator at.
+    const Halide::Var &tile_loop(bool channel_tiles_inner) const { return channel_tiles_inner ? co : xo; }
 };
 
 }  // namespace convt3d

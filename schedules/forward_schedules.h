@@ -5,8 +5,11 @@
 // Measured with forward.json's avx2 knobs (2-core AMD EPYC Zen 3, AVX2, 2 threads, FMA peak
 // 183 GFLOP/s; BENCHMARKS.md, 2026-11-25): over channels (k*s2_g1, s1_g1, 2 vectors x 4
 // positions per phase) unet_up_k2s2 18 ms (66% of peak), decoder_k3s2_op1 8.1 ms (61%),
-// gan_k4s2p1 21 ms (55%), dilated_k3d2 2.4 ms (52%); over x (generic_g1, 3 vectors x 3
-// channels) seed_example 480 ms (36%); phase-major over x (k3s2) depthwise_k3s2 3.9 ms.
+// gan_k4s2p1 21 ms (55%), dilated_k3d2 2.4 ms (52%); phase-major over x (k3s2)
+// depthwise_k3s2 3.9 ms. Over x (generic_g1), fourth session, the same machine at an FMA
+// peak of 146 GFLOP/s that day: 3 vectors x 3 channels 523 ms; 1 vector x 3 channels x 4
+// rows with the channel tiles inside each position tile and packed weights 379 ms
+// (seed_example, alternating runs).
 #pragma once
 
 #include "../generators/conv_transpose3d_algorithm.h"
@@ -31,6 +34,12 @@ struct CpuScheduleKnobs {
     // each packs its own block of weights, so the packed copy held at once is one block per
     // thread rather than the whole weight (gan_k4s2p1: 8 MB, four times its output).
     bool pack_per_task = false;
+    // x-vectorised template only: rows (y) per register tile. Narrow rows waste less of a
+    // tile of fewer x vectors, and each weight broadcast serves every row.
+    int tile_y = 1;
+    // x-vectorised template only: tasks are (z, n) and every channel tile of a position tile
+    // runs back to back, reading the same input from L1, instead of tasks per channel tile.
+    bool channel_tiles_inner = false;
 };
 
 // The weight (kx, ky, kz, co, ci) packed with output channels in blocks of `block`:
@@ -124,14 +133,15 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     // Tiles overlap at the tensor's edge (ShiftInwards: recomputed values are identical)
     // rather than being guarded, so the register tile always has a constant size. Narrow
     // outputs take one vector per tile, with predicated stores past the edge.
-    auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail) {
-        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes);
+    auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail, int ty = 1) {
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes, ty, k.channel_tiles_inner);
     };
     const Expr width = out.output_buffer().dim(0).extent();
+    const Expr height = out.output_buffer().dim(1).extent();
     const Expr channels = out.output_buffer().dim(3).extent();
     auto branches = [&](const Expr &when) {
-        tile(out.specialize(when && width >= tile_x && channels >= k.tile_c), tile_x, k.tile_c,
-             TailStrategy::ShiftInwards);
+        tile(out.specialize(when && width >= tile_x && channels >= k.tile_c && height >= k.tile_y), tile_x,
+             k.tile_c, TailStrategy::ShiftInwards, k.tile_y);
         tile(out.specialize(when && channels >= k.tile_c), lanes, k.tile_c, TailStrategy::GuardWithIf);
         tile(out.specialize(when), lanes, 1, TailStrategy::GuardWithIf);
     };
@@ -140,13 +150,21 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
     materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
+    if (f.packed_weight.defined()) {
+        // Blocks of tile_c channels (pack_weight_in_channel_blocks): each step of the
+        // input-channel loop broadcasts tile_c neighbouring weights instead of tile_c
+        // values a kernel volume apart, a page apart from one input channel to the next.
+        const auto &wv = f.packed_weight.args();  // co_in, ci, kx, ky, kz, cb
+        f.packed_weight.compute_root().reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5]).parallel(wv[5]);
+    }
 
-    acc.compute_at(out, t.xo);
+    acc.compute_at(out, t.tile_loop(k.channel_tiles_inner));
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
-        .unroll(aci);
-    std::vector<VarOrRVar> order{axl, axv, aci};
+        .unroll(aci)
+        .unroll(f.y);
+    std::vector<VarOrRVar> order{axl, axv, aci, f.y};
     for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
     order.push_back(aco);
     acc.update()
@@ -155,7 +173,8 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
         .reorder(order)
         .vectorize(axl)
         .unroll(axv)
-        .unroll(aci);
+        .unroll(aci)
+        .unroll(f.y);
 }
 
 // Each thread accumulates a register tile of tile_x consecutive x positions x tile_c output

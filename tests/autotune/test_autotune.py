@@ -50,6 +50,16 @@ class SpaceTest(unittest.TestCase):
         self.assertEqual(set(Space("generic", "avx2").templates), {"over_x"})
         self.assertEqual(set(Space("s1_g1", "avx2").templates), {"over_channels", "over_x"})
 
+    def test_register_tiles_count_rows_and_the_smaller_operand_set(self):
+        space = Space("generic_g1", "avx2")
+        fits = lambda v, c, y: space.fits({"vectors": v, "tile_c": c, "tile_y": y})  # noqa: E731
+        self.assertTrue(fits(1, 3, 4))   # 12 accumulators, 3 broadcasts held, 1 input vector
+        self.assertTrue(fits(4, 3, 1))   # 12 accumulators, 3 broadcasts held
+        self.assertFalse(fits(2, 3, 3))  # 18 accumulators
+        self.assertFalse(fits(1, 5, 3))  # 15 accumulators + 3 input vectors
+        knobs = {c.knobs["tile_y"] for c in space.all() if c.template == "over_x"}
+        self.assertEqual(knobs, {1, 2, 3, 4})
+
     def test_cuda_has_its_own_template_within_the_thread_and_register_limits(self):
         space = Space("k3s2", "cuda")
         self.assertEqual(set(space.templates), {"cuda_tiled"})

@@ -69,7 +69,10 @@ class Space:
             low, high = self.cuda["threads"]
             return (low <= knobs["block_x"] * knobs["block_y"] <= high
                     and knobs["tile_c"] * knobs["tile_x"] <= self.cuda["max_tile"])
-        return knobs["vectors"] * (knobs["tile_c"] + 1) + 1 <= self.registers
+        # Accumulators, then one operand set held while the other streams: tile_c weight
+        # broadcasts or the tile's input vectors, whichever is fewer; one more to load into.
+        inputs = knobs["vectors"] * knobs.get("tile_y", 1)
+        return inputs * knobs["tile_c"] + min(knobs["tile_c"], inputs) + 1 <= self.registers
 
     def make(self, template, knobs):
         t = self.templates[template]
