@@ -5,20 +5,24 @@
 
 # Variants per gradient, most specialised first; "generic" takes every parameter at run
 # time and must stay last. CONVT3D_BACKWARD_VARIANT_<v> holds its generator parameters;
-# CONVT3D_BACKWARD_NEEDS_<v> what the runtime checks before taking it: the stride on every
+# CONVT3D_BACKWARD_NEEDS_<v> (or CONVT3D_BACKWARD_NEEDS_<gradient>_<v>, where a variant's
+# needs differ by gradient) what the runtime checks before taking it: the stride on every
 # axis (0 = any), groups (0 = any), and the least number of input and of output channels
 # per group.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
 set(CONVT3D_BACKWARD_VARIANTS_grad_input g1 generic)
-set(CONVT3D_BACKWARD_VARIANTS_grad_weight cv generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 cv generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
 set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0 0)
 # The CPU schedules that vectorise over channels (see schedules/backward_schedules.h) need
-# enough of them: over input channels for grad_input, compiled for groups == 1 ("g1"); over
-# the output channels of a group for grad_weight, any groups ("cv"). CUDA uses "generic".
+# enough of them: over input channels for grad_input, over the output channels of a group
+# for grad_weight. "g1" is compiled for groups == 1 (for grad_weight, every input channel
+# of a tile then reads the same grad_output vectors: 2 loads per 8 FMAs instead of 8);
+# grad_weight's "cv" takes any groups. CUDA uses "generic".
 set(CONVT3D_BACKWARD_VARIANT_g1 fixed_groups=1 over_channels=1)
-set(CONVT3D_BACKWARD_NEEDS_g1 0 1 8 0)
+set(CONVT3D_BACKWARD_NEEDS_grad_input_g1 0 1 8 0)
+set(CONVT3D_BACKWARD_NEEDS_grad_weight_g1 0 1 0 8)
 set(CONVT3D_BACKWARD_VARIANT_cv over_channels=1)
 set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8)
 set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1 cv)
@@ -56,7 +60,11 @@ function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
             endif ()
             convt3d_add_kernel_for_every_target(libs includes cpu_fns cuda_fn ${cpu_only}
                                                 convt3d_add_backward_kernel ${gradient} ${variant})
-            list(JOIN CONVT3D_BACKWARD_NEEDS_${variant} ", " needs)
+            set(needs_var CONVT3D_BACKWARD_NEEDS_${variant})
+            if (DEFINED CONVT3D_BACKWARD_NEEDS_${gradient}_${variant})
+                set(needs_var CONVT3D_BACKWARD_NEEDS_${gradient}_${variant})
+            endif ()
+            list(JOIN ${needs_var} ", " needs)
             string(APPEND entries "    {\"${variant}\", ${needs}, {${cpu_fns}}, ${cuda_fn}},\n")
         endforeach ()
         string(APPEND tables "const BackwardKernelEntry<${gradient}_fn> k_${gradient}_kernels[] = {\n${entries}};\n")

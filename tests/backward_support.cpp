@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -48,11 +49,18 @@ bool bitwise_equal(const std::vector<float> &a, const std::vector<float> &b) {
 
 Case random_backward_case(std::mt19937 &rng, const std::string &kernel, CaseSize size) {
     if (kernel.empty() || kernel == "generic") return random_case(rng, "generic", size);
+    // A forced kernel name applies to every gradient that has a kernel of that name, so the
+    // parameters must suit each of those.
+    std::vector<std::string> gradients;
+    for (const char *g : {"grad_input", "grad_weight"}) {
+        const std::vector<std::string> names = backward_kernel_names(g, Device::cpu);
+        if (std::find(names.begin(), names.end(), kernel) != names.end()) gradients.push_back(g);
+    }
     constexpr int kMaxDraws = 20000;
-    for (int i = 0; i < kMaxDraws; i++) {
+    for (int i = 0; i < kMaxDraws && !gradients.empty(); i++) {
         const Case c = random_case(rng, "generic", size);
-        if (backward_kernel_supports("grad_input", kernel, c.params) ||
-            backward_kernel_supports("grad_weight", kernel, c.params)) {
+        if (std::all_of(gradients.begin(), gradients.end(),
+                        [&](const std::string &g) { return backward_kernel_supports(g, kernel, c.params); })) {
             return c;
         }
     }

@@ -331,8 +331,8 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
           "[cpu][backward][dispatch]") {
     Params p = make_params(16, 32, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
     CHECK(backward_kernel_supports("grad_input", "g1", p));
+    CHECK(backward_kernel_supports("grad_weight", "g1", p));
     CHECK(backward_kernel_supports("grad_weight", "cv", p));
-    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
     CHECK_FALSE(backward_kernel_supports("grad_bias", "g1", p));
     CHECK(backward_kernel_supports("grad_bias", "generic", p));
     CHECK_FALSE(backward_kernel_supports("grad_nothing", "generic", p));
@@ -346,18 +346,24 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
     const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
     BackwardChoice c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p);
     CHECK(c.grad_input->kernel == "g1");
-    CHECK(c.grad_weight->kernel == "cv");
+    CHECK(c.grad_weight->kernel == "g1");
     CHECK(c.grad_bias->kernel == "generic");
     c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p, {"generic", std::nullopt});
     CHECK(c.grad_input->kernel == "generic");
     CHECK(c.grad_weight->kernel == "generic");
     p.in_channels = 4;  // too few input channels for grad_input's channel vectors
     CHECK_FALSE(backward_kernel_supports("grad_input", "g1", p));
-    CHECK(backward_kernel_supports("grad_weight", "cv", p));
+    CHECK(backward_kernel_supports("grad_weight", "g1", p));
     p.in_channels = 16;
     p.groups = 2;  // g1 needs groups == 1; cv needs 8 output channels per group
     CHECK_FALSE(backward_kernel_supports("grad_input", "g1", p));
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
     CHECK(backward_kernel_supports("grad_weight", "cv", p));
+    p.groups = 1;
+    p.out_channels = 4;  // too few output channels for grad_weight's channel vectors
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1", p));
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "cv", p));
+    p.out_channels = 32;
     p.groups = 8;
     CHECK_FALSE(backward_kernel_supports("grad_weight", "cv", p));
 }
