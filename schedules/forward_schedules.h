@@ -58,6 +58,15 @@ inline std::pair<Halide::Func, Halide::Func> pack_weight_in_channel_blocks(const
     return {packed, view};
 }
 
+// The loops of pack_weight_in_channel_blocks's packed Func: taps inside input channels, so
+// each (ci, block) reads one contiguous piece of the weight, which stays in L1 while it is
+// transposed. Returns the block loop (the outermost).
+inline Halide::Var order_weight_packing(Halide::Func packed) {
+    const auto &v = packed.args();  // co_in, ci, kx, ky, kz, cb
+    packed.reorder(v[0], v[2], v[3], v[4], v[1], v[5]);
+    return v[5];
+}
+
 // The reduction loops, innermost first.
 inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs &f, bool ci_inner) {
     if (ci_inner) return {f.r.w, f.r.x, f.r.y, f.r.z};
@@ -154,8 +163,7 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
         // Blocks of tile_c channels (pack_weight_in_channel_blocks): each step of the
         // input-channel loop broadcasts tile_c neighbouring weights instead of tile_c
         // values a kernel volume apart, a page apart from one input channel to the next.
-        const auto &wv = f.packed_weight.args();  // co_in, ci, kx, ky, kz, cb
-        f.packed_weight.compute_root().reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5]).parallel(wv[5]);
+        f.packed_weight.compute_root().parallel(order_weight_packing(f.packed_weight));
     }
 
     acc.compute_at(out, t.tile_loop(k.channel_tiles_inner));
@@ -237,15 +245,12 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
     // Weights packed in blocks of tile_c output channels (the generator reads them through
     // pack_weight_in_channel_blocks): once per call, or per task (pack_per_task).
-    const auto &wv = f.packed_weight.args();
-    // Loops run taps inside input channels: each (ci, block) reads one contiguous piece of
-    // the weight, which stays in L1 while it is transposed.
-    f.packed_weight.reorder(wv[0], wv[2], wv[3], wv[4], wv[1], wv[5])
-        .vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
+    const Var block = order_weight_packing(f.packed_weight);
+    f.packed_weight.vectorize(f.packed_weight.args()[0], lanes, TailStrategy::GuardWithIf);
     if (k.pack_per_task) {
         f.packed_weight.compute_at(out, co);
     } else {
-        f.packed_weight.compute_root().parallel(wv[5]);
+        f.packed_weight.compute_root().parallel(block);
     }
 
     // Channel tiles start at multiples of the tile, as the weight blocks do.
