@@ -32,8 +32,7 @@ std::string gpu_description(double *peak_gflops) {
 }
 
 RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         const Tensor x = Tensor::from_vector(d.x, d.x_shape).to(Device::cuda);
         const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
         const Tensor b = c.params.bias ? Tensor::from_vector(d.b, {c.params.out_channels}).to(Device::cuda) : Tensor();
@@ -45,17 +44,12 @@ RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
             r.what = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params).describe();
         });
         r.y = y.to_vector();
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                                     Gradient which, int repeats) {
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         const Tensor x = Tensor::from_vector(d.x, d.x_shape).to(Device::cuda);
         const Tensor w = Tensor::from_vector(d.w, d.w_shape).to(Device::cuda);
         const Tensor g = Tensor::from_vector(grad_output, d.y_shape).to(Device::cuda);
@@ -70,11 +64,7 @@ RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const
             r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
         });
         r.y = gradient_values(input ? gi : gw, bias ? &gb : nullptr);
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 }  // namespace convt3d::bench

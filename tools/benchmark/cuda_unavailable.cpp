@@ -4,20 +4,12 @@
 
 namespace convt3d::bench {
 
-namespace {
+constexpr const char *kNotBuilt = "this build has no CUDA kernels (CONVT3D_ENABLE_CUDA=OFF)";
 
-RunResult not_built() {
-    RunResult r;
-    r.why = "this build has no CUDA kernels (CONVT3D_ENABLE_CUDA=OFF)";
-    return r;
-}
-
-}  // namespace
-
-RunResult run_convt3d_cuda(const SuiteCase &, const CaseData &, int) { return not_built(); }
+RunResult run_convt3d_cuda(const SuiteCase &, const CaseData &, int) { return did_not_run(kNotBuilt); }
 
 RunResult run_convt3d_cuda_backward(const SuiteCase &, const CaseData &, const std::vector<float> &, Gradient, int) {
-    return not_built();
+    return did_not_run(kNotBuilt);
 }
 
 std::string gpu_description(double *peak_gflops) {

@@ -156,8 +156,7 @@ std::string cudnn_description() {
 }
 
 RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats) {
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         const Params &p = c.params;
         Resources res;
         describe(res, c, d);
@@ -184,17 +183,12 @@ RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats) {
         r.what = std::string("BackwardData ") + algo_name(best.algo) + workspace_note(best.memory) +
                  (p.bias ? ", + cudnnAddTensor" : "");
         r.y = download(res.y, d.y_shape);
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                              Gradient which, int repeats) {
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         const bool bias = which == Gradient::weight && c.params.bias;
         Resources res;
         describe(res, c, d);
@@ -246,11 +240,7 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
                 r.y.insert(r.y.end(), b.begin(), b.end());
             }
         }
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 }  // namespace convt3d::bench

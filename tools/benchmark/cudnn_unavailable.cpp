@@ -4,22 +4,14 @@
 
 namespace convt3d::bench {
 
-namespace {
+constexpr const char *kNotBuilt = "cuDNN not found at build time";
 
-RunResult not_built() {
-    RunResult r;
-    r.why = "cuDNN not found at build time";
-    return r;
-}
-
-}  // namespace
-
-RunResult run_cudnn(const SuiteCase &, const CaseData &, int) { return not_built(); }
+RunResult run_cudnn(const SuiteCase &, const CaseData &, int) { return did_not_run(kNotBuilt); }
 
 RunResult run_cudnn_backward(const SuiteCase &, const CaseData &, const std::vector<float> &, Gradient, int) {
-    return not_built();
+    return did_not_run(kNotBuilt);
 }
 
-std::string cudnn_description() { return "cuDNN not found at build time"; }
+std::string cudnn_description() { return kNotBuilt; }
 
 }  // namespace convt3d::bench

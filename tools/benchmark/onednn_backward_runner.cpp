@@ -18,9 +18,7 @@ namespace convt3d::bench {
 #ifndef CONVT3D_HAVE_ONEDNN
 
 RunResult run_onednn_backward(const SuiteCase &, const CaseData &, const std::vector<float> &, Gradient, int) {
-    RunResult r;
-    r.why = "oneDNN not found at build time";
-    return r;
+    return did_not_run("oneDNN not found at build time");
 }
 
 #else
@@ -75,8 +73,7 @@ double median_of_runs(int repeats, stream &s, F &&run_once) {
 
 RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                               Gradient which, int repeats) {
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         point_opencl_loader_at_cpu_runtime();
         const Params &p = c.params;
         engine eng(engine::kind::cpu, 0);
@@ -165,11 +162,7 @@ RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::
             if (p.bias) for_each_float(diff_b, [&](float &x, size_t) { r.y.push_back(x); });
         }
         r.what += layouts.empty() ? ", NCDHW" : ", blocked " + layouts + " (reorders from/to user layouts timed)";
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 #endif

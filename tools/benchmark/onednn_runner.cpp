@@ -16,11 +16,7 @@ namespace convt3d::bench {
 
 #ifndef CONVT3D_HAVE_ONEDNN
 
-RunResult run_onednn(const SuiteCase &, const CaseData &, int) {
-    RunResult r;
-    r.why = "oneDNN not found at build time";
-    return r;
-}
+RunResult run_onednn(const SuiteCase &, const CaseData &, int) { return did_not_run("oneDNN not found at build time"); }
 
 std::string onednn_description() { return "unavailable (not found at build time)"; }
 
@@ -61,8 +57,7 @@ RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats) {
     using namespace dnnl;
     using tag = memory::format_tag;
     using dt = memory::data_type;
-    RunResult r;
-    try {
+    return guarded_run([&](RunResult &r) {
         point_opencl_loader_at_cpu_runtime();
         const Params &p = c.params;
         engine eng(engine::kind::cpu, 0);
@@ -133,11 +128,7 @@ RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats) {
         }
         r.y.resize(static_cast<size_t>(numel(d.y_shape)));
         for_each_float(dst_user, [&](float &v, size_t i) { r.y[i] = v; });
-    } catch (const std::exception &e) {
-        r.median_ms = -1;
-        r.why = e.what();
-    }
-    return r;
+    });
 }
 
 #endif

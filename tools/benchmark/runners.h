@@ -4,7 +4,9 @@
 
 #include "suite.h"
 
+#include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace convt3d::bench {
@@ -53,6 +55,27 @@ std::string cudnn_description();
 
 // A build without CUDA kernels or without cuDNN links cuda_unavailable.cpp or
 // cudnn_unavailable.cpp instead: their runs report why they did not run.
+
+// A run that did not happen, and why.
+inline RunResult did_not_run(std::string why) {
+    RunResult r;
+    r.why = std::move(why);
+    return r;
+}
+
+// Runs body(r) on a fresh result; an exception makes it a run that did not happen, with the
+// exception's message (any time measured before it is dropped).
+template <typename Body>
+RunResult guarded_run(Body &&body) {
+    RunResult r;
+    try {
+        body(r);
+    } catch (const std::exception &e) {
+        r.median_ms = -1;
+        r.why = e.what();
+    }
+    return r;
+}
 
 // Median of a sample (sorted in place).
 double median(std::vector<double> v);
