@@ -116,7 +116,7 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
         const KernelChoice c = choice_for(gi->name, device, opts);
         detail::HalideTensor w_buf(weight.data, weight.shape, device);
         detail::HalideTensor out_buf(grad_input->data, batched(input.shape), device);
-        detail::clear_halide_error();
+        detail::prepare_halide_call();
         const int r = kernel_function(*gi, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
                                                go_buf.get(), w_buf.get(), out_buf.get());
         finish(r, "grad_input", c, out_buf.get());
@@ -126,7 +126,7 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
         const KernelChoice c = choice_for(gw->name, device, opts);
         detail::HalideTensor in_buf(input.data, batched(input.shape), device);
         detail::HalideTensor out_buf(grad_weight->data, weight_shape(p), device);
-        detail::clear_halide_error();
+        detail::prepare_halide_call();
         const int r = kernel_function(*gw, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
                                                in_buf.get(), go_buf.get(), out_buf.get());
         finish(r, "grad_weight", c, out_buf.get());
@@ -135,7 +135,7 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
     if (gb) {
         const KernelChoice c = choice_for(gb->name, device, opts);
         detail::HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
-        detail::clear_halide_error();
+        detail::prepare_halide_call();
         finish(kernel_function(*gb, c)(go_buf.get(), out_buf.get()), "grad_bias", c, out_buf.get());
         result.grad_bias = c;
     }

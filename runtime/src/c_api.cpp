@@ -132,6 +132,8 @@ convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device, 
     });
 }
 
+void convt3d_release_workspace(void) { convt3d::release_workspace(); }
+
 const char *convt3d_last_error(void) { return last_error.c_str(); }
 
 }  // extern "C"

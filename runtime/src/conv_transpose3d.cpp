@@ -51,7 +51,7 @@ KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorVie
     }
     detail::HalideTensor out_buf(output.data, batched(out_shape), device);
 
-    detail::clear_halide_error();
+    detail::prepare_halide_call();
     const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(),
                           to_int(p.stride[2], "stride"), to_int(p.stride[1], "stride"), to_int(p.stride[0], "stride"),
                           to_int(p.padding[2], "padding"), to_int(p.padding[1], "padding"),

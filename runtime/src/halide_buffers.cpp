@@ -1,6 +1,7 @@
 #include "halide_buffers.h"
 
 #include "cuda_backend.h"
+#include "workspace_cache.h"
 
 #include <mutex>
 
@@ -56,8 +57,9 @@ HalideTensor::~HalideTensor() {
     }
 }
 
-void clear_halide_error() {
+void prepare_halide_call() {
     install_error_handler();
+    install_workspace_cache();
     halide_error_message.clear();
 }
 

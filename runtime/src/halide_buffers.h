@@ -30,7 +30,8 @@ private:
 
 // Throws BackendError with Halide's message when a kernel returned non-zero.
 void check_kernel_result(int result, const std::string &what);
-// Clears the message captured from Halide on this thread before a call.
-void clear_halide_error();
+// Before each kernel call: clears the message captured from Halide on this thread, and
+// (once) installs the error handler and the workspace cache (workspace_cache.h).
+void prepare_halide_call();
 
 }  // namespace convt3d::detail

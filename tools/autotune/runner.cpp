@@ -59,7 +59,7 @@ void run_kernel(ForwardKernelFn fn, Operands &o) {
     HalideTensor w_buf(o.w.data(), o.w.shape(), device);
     HalideTensor b_buf(o.b.data(), o.b.shape(), device);
     HalideTensor y_buf(o.y.data(), o.y.shape(), device);
-    detail::clear_halide_error();
+    detail::prepare_halide_call();
     int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
                 int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
                 int(p.dilation[0]), int(p.groups), y_buf.get());

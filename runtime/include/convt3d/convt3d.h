@@ -59,6 +59,10 @@ convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device,
                                 const float *weight, const float *grad_output, int64_t grad_output_numel,
                                 float *grad_input, float *grad_weight, float *grad_bias);
 
+/* Frees the intermediate buffers that the kernels keep between calls (see
+ * convt3d::release_workspace in convt3d.hpp). */
+void convt3d_release_workspace(void);
+
 /* Message of the last failed call on this thread ("" if none). */
 const char *convt3d_last_error(void);
 

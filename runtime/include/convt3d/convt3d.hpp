@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -216,6 +217,19 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
 Gradients conv_transpose3d_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
                                     const Params &p, const GradientRequest &which = {},
                                     const DispatchOptions &opts = {});
+
+// The kernels keep their large intermediate buffers (zero-padded copies, packed weights)
+// for the next call instead of returning them to the OS, which would page-fault them in
+// again on every call; at most CONVT3D_WORKSPACE_CACHE_MB megabytes (default 1024, 0 = off)
+// are held. release_workspace() frees what is held now (blocks in use by a running call are
+// kept for later).
+struct WorkspaceStats {
+    std::size_t cached_bytes = 0;   // held for reuse, not in use
+    std::size_t cached_blocks = 0;
+    std::size_t reuses = 0;         // allocations served from the cache so far
+};
+WorkspaceStats workspace_stats();
+void release_workspace();
 
 // A module that owns its weight and bias, initialised as torch.nn.ConvTranspose3d:
 // U(-sqrt(k), sqrt(k)) with k = groups / (out_channels * kD * kH * kW), from a seed.
