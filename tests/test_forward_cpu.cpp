@@ -80,15 +80,29 @@ TEST_CASE("kernel_supports agrees with forcing a kernel and with its name", "[cp
         INFO(describe(c));
         CHECK(kernel_supports("generic", p));
         CHECK_FALSE(kernel_supports("no_such_kernel", p));
-        // Default dispatch: the first kernel of the ordered list whose preconditions hold.
-        std::string first;
-        for (const std::string &k : kernels) {
-            if (kernel_supports(k, p)) {
+        // Default dispatch: the first kernel of the ordered list whose preconditions hold; or,
+        // for a grouped layer with at least 8 output channels per group, the first for one
+        // group's layer, once per group, when that one is compiled for groups == 1.
+        auto first_for = [&](const Params &q) {
+            for (const std::string &k : kernels) {
+                if (kernel_supports(k, q)) return k;
+            }
+            return std::string();
+        };
+        std::string first = first_for(p);
+        int64_t calls = 1;
+        if (p.groups > 1 && p.out_channels / p.groups >= 8) {
+            Params one = p;
+            one.in_channels /= p.groups;
+            one.out_channels /= p.groups;
+            one.groups = 1;
+            if (const std::string k = first_for(one); !kernel_supports(k, p)) {
                 first = k;
-                break;
+                calls = p.groups;
             }
         }
         CHECK(choose_kernel(p, Device::cpu).kernel == first);
+        CHECK(choose_kernel(p, Device::cpu).group_calls == calls);
         for (const std::string &k : kernels) {
             INFO("kernel " << k);
             if (!kernel_supports(k, p)) {

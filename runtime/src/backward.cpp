@@ -18,22 +18,23 @@ using detail::fail;
 using detail::to_int;
 
 // The run-time geometry in the kernels' order: stride, padding, dilation on x, y, z (the
-// reverse of PyTorch's D, H, W), then groups.
+// reverse of PyTorch's D, H, W), then groups (of each of group_calls calls).
 struct Geometry {
     int v[10];
-    explicit Geometry(const Params &p) {
+    Geometry(const Params &p, int64_t group_calls) {
         for (int a = 0; a < 3; a++) {
             v[a] = to_int(p.stride[2 - a], "stride");
             v[3 + a] = to_int(p.padding[2 - a], "padding");
             v[6 + a] = to_int(p.dilation[2 - a], "dilation");
         }
-        v[9] = to_int(p.groups, "groups");
+        v[9] = to_int(p.groups / group_calls, "groups");
     }
 };
 
-KernelChoice choice_for(const char *name, Device device, const DispatchOptions &opts) {
+KernelChoice choice_for(const char *name, Device device, const DispatchOptions &opts, int64_t group_calls) {
     KernelChoice c{name, device, std::nullopt};
     if (device == Device::cpu) c.cpu_isa = detail::select_cpu_isa(opts);
+    c.group_calls = group_calls;
     return c;
 }
 
@@ -45,6 +46,9 @@ Fn kernel_function(const detail::BackwardKernelEntry<Fn> &e, const KernelChoice 
 void finish(int result, const char *gradient, const KernelChoice &c, halide_buffer_t *out) {
     detail::check_kernel_result(result, std::string(gradient) + " kernel " + c.describe());
     if (c.device == Device::cuda) detail::cuda_sync(out);
+}
+
+void report(const char *gradient, const KernelChoice &c) {
     if (detail::verbose()) std::fprintf(stderr, "convt3d: %s kernel %s\n", gradient, c.describe().c_str());
 }
 
@@ -102,41 +106,60 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
         fail("kernel='" + forced + "' is not a compiled " + to_string(device) +
              " kernel of any requested gradient (see backward_kernel_names)");
     }
-    using detail::select_backward_kernel;
-    const auto *gi = grad_input ? &select_backward_kernel(gi_table, p, device, gi_forced ? forced : "") : nullptr;
-    const auto *gw = grad_weight ? &select_backward_kernel(gw_table, p, device, gw_forced ? forced : "") : nullptr;
-    const auto *gb = grad_bias ? &select_backward_kernel(gb_table, p, device, gb_forced ? forced : "") : nullptr;
+    using GiDispatch = detail::BackwardDispatch<detail::grad_input_fn>;
+    using GwDispatch = detail::BackwardDispatch<detail::grad_weight_fn>;
+    using GbDispatch = detail::BackwardDispatch<detail::grad_bias_fn>;
+    using detail::select_backward;
+    const GiDispatch gi = grad_input ? select_backward(gi_table, p, device, gi_forced ? forced : "") : GiDispatch{};
+    const GwDispatch gw = grad_weight ? select_backward(gw_table, p, device, gw_forced ? forced : "") : GwDispatch{};
+    const GbDispatch gb = grad_bias ? select_backward(gb_table, p, device, gb_forced ? forced : "") : GbDispatch{};
     if (device == Device::cuda) detail::cuda_prepare();
 
-    const Geometry g(p);
-    const int *v = g.v;
-    detail::HalideTensor go_buf(grad_output.data, batched(out_shape), device);
+    // A layer run one group at a time gives each call its group's channels of every tensor:
+    // grad_output and grad_input along dimension 1, weight and grad_weight along dimension 0.
+    using detail::GroupPart;
+    using detail::HalideTensor;
+    const Shape go_shape = batched(out_shape), in_shape = batched(input.shape), w_shape = weight_shape(p);
     BackwardChoice result;
-    if (gi) {
-        const KernelChoice c = choice_for(gi->name, device, opts);
-        detail::HalideTensor w_buf(weight.data, weight.shape, device);
-        detail::HalideTensor out_buf(grad_input->data, batched(input.shape), device);
-        detail::prepare_halide_call();
-        const int r = kernel_function(*gi, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-                                               go_buf.get(), w_buf.get(), out_buf.get());
-        finish(r, "grad_input", c, out_buf.get());
+    if (gi.entry) {
+        const KernelChoice c = choice_for(gi.entry->name, device, opts, gi.group_calls);
+        for (int64_t g = 0; g < gi.group_calls; g++) {
+            const Geometry geo(p, gi.group_calls);
+            const int *v = geo.v;
+            HalideTensor go_buf(grad_output.data, go_shape, device, GroupPart{1, g, gi.group_calls});
+            HalideTensor w_buf(weight.data, w_shape, device, GroupPart{0, g, gi.group_calls});
+            HalideTensor out_buf(grad_input->data, in_shape, device, GroupPart{1, g, gi.group_calls});
+            detail::prepare_halide_call();
+            const int r = kernel_function(*gi.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                                         go_buf.get(), w_buf.get(), out_buf.get());
+            finish(r, "grad_input", c, out_buf.get());
+        }
+        report("grad_input", c);
         result.grad_input = c;
     }
-    if (gw) {
-        const KernelChoice c = choice_for(gw->name, device, opts);
-        detail::HalideTensor in_buf(input.data, batched(input.shape), device);
-        detail::HalideTensor out_buf(grad_weight->data, weight_shape(p), device);
-        detail::prepare_halide_call();
-        const int r = kernel_function(*gw, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-                                               in_buf.get(), go_buf.get(), out_buf.get());
-        finish(r, "grad_weight", c, out_buf.get());
+    if (gw.entry) {
+        const KernelChoice c = choice_for(gw.entry->name, device, opts, gw.group_calls);
+        for (int64_t g = 0; g < gw.group_calls; g++) {
+            const Geometry geo(p, gw.group_calls);
+            const int *v = geo.v;
+            HalideTensor in_buf(input.data, in_shape, device, GroupPart{1, g, gw.group_calls});
+            HalideTensor go_buf(grad_output.data, go_shape, device, GroupPart{1, g, gw.group_calls});
+            HalideTensor out_buf(grad_weight->data, w_shape, device, GroupPart{0, g, gw.group_calls});
+            detail::prepare_halide_call();
+            const int r = kernel_function(*gw.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                                         in_buf.get(), go_buf.get(), out_buf.get());
+            finish(r, "grad_weight", c, out_buf.get());
+        }
+        report("grad_weight", c);
         result.grad_weight = c;
     }
-    if (gb) {
-        const KernelChoice c = choice_for(gb->name, device, opts);
-        detail::HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
+    if (gb.entry) {
+        const KernelChoice c = choice_for(gb.entry->name, device, opts, 1);
+        HalideTensor go_buf(grad_output.data, go_shape, device);
+        HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
         detail::prepare_halide_call();
-        finish(kernel_function(*gb, c)(go_buf.get(), out_buf.get()), "grad_bias", c, out_buf.get());
+        finish(kernel_function(*gb.entry, c)(go_buf.get(), out_buf.get()), "grad_bias", c, out_buf.get());
+        report("grad_bias", c);
         result.grad_bias = c;
     }
     return result;

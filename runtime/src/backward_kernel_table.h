@@ -3,6 +3,7 @@
 #pragma once
 
 #include "convt3d/convt3d.hpp"
+#include "kernel_table.h"
 
 #include <cstddef>
 #include <string>
@@ -86,6 +87,25 @@ const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t
     }
     throw BackendError(std::string("convt3d: no ") + to_string(device) + " " + t.gradient +
                        " kernel was compiled into this build");
+}
+
+// A gradient's kernel and the number of calls it runs in (KernelChoice::group_calls): a
+// grouped layer on the CPU, with no kernel forced for this gradient, runs one group at a
+// time when the kernel chosen for one group's layer needs groups == 1.
+template<typename Fn>
+struct BackwardDispatch {
+    const BackwardKernelEntry<Fn> *entry;
+    int64_t group_calls;
+};
+
+template<typename Fn>
+BackwardDispatch<Fn> select_backward(const BackwardTable<Fn> &t, const Params &p, Device device,
+                                     const std::string &forced) {
+    if (forced.empty() && device == Device::cpu && p.groups > 1) {
+        const BackwardKernelEntry<Fn> &e = select_backward_kernel(t, per_group_params(p), device, "");
+        if (!backward_entry_supports(e, p)) return {&e, p.groups};
+    }
+    return {&select_backward_kernel(t, p, device, forced), 1};
 }
 
 }  // namespace convt3d::detail

@@ -40,6 +40,16 @@ HalideTensor::HalideTensor(const float *data, const Shape &torch_shape, Device d
     }
 }
 
+HalideTensor::HalideTensor(const float *data, const Shape &torch_shape, Device device, const GroupPart &part)
+    : HalideTensor(data, torch_shape, device) {
+    if (part.groups == 1) return;
+    if (device != Device::cpu) throw Error("convt3d: internal error: a group's part of a CUDA tensor");
+    halide_dimension_t &d = dims_[torch_shape.size() - 1 - part.dim];
+    const int32_t extent = d.extent / static_cast<int32_t>(part.groups);
+    buf_.host += part.index * extent * int64_t(d.stride) * int64_t(sizeof(float));
+    d.extent = extent;
+}
+
 HalideTensor::HalideTensor(int64_t n) : owned_(static_cast<size_t>(n), 0.0f) {
     dims_[0] = {0, static_cast<int32_t>(n), 1, 0};
     buf_.type = halide_type_of<float>();

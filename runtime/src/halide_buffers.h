@@ -7,11 +7,21 @@
 
 namespace convt3d::detail {
 
+// The part of a tensor that one call sees when a grouped layer runs one group at a time
+// (KernelChoice::group_calls): group `index` of `groups` equal parts of PyTorch dimension
+// `dim`; with groups == 1, the whole tensor.
+struct GroupPart {
+    int dim = 0;
+    int64_t index = 0, groups = 1;
+};
+
 // A halide_buffer_t over a contiguous tensor given in PyTorch order; Halide's dimension 0
 // is the innermost, so dims are reversed. A CUDA tensor is wrapped as a device pointer.
 class HalideTensor {
 public:
     HalideTensor(const float *data, const Shape &torch_shape, Device device);
+    // A part of it (host memory only when groups > 1): the tensor's strides, fewer channels.
+    HalideTensor(const float *data, const Shape &torch_shape, Device device, const GroupPart &part);
     // n zeros in host memory; Halide copies them to the device itself if a GPU kernel runs.
     explicit HalideTensor(int64_t n);
     HalideTensor(const HalideTensor &) = delete;

@@ -75,6 +75,26 @@ CpuIsa select_cpu_isa(const DispatchOptions &opts) {
     return isa ? *isa : best_cpu_isa();
 }
 
+Params per_group_params(const Params &p) {
+    Params g = p;
+    g.in_channels = p.in_channels / p.groups;
+    g.out_channels = p.out_channels / p.groups;
+    g.groups = 1;
+    return g;
+}
+
+bool may_split_groups(const Params &p, Device device, const DispatchOptions &opts) {
+    return device == Device::cpu && p.groups > 1 && opts.kernel.empty();
+}
+
+namespace {
+
+// Below this many output channels per group, a groups == 1 kernel's channel tiles would be
+// mostly empty, and one call per group costs more than it saves.
+constexpr int64_t kMinOutChannelsPerGroupToSplit = 8;
+
+}  // namespace
+
 ForwardDispatch select_forward(const Params &p, Device device, const DispatchOptions &opts) {
     if (device == Device::cuda) {
         const ForwardKernelEntry &e = select_kernel(p, device, opts);
@@ -84,6 +104,13 @@ ForwardDispatch select_forward(const Params &p, Device device, const DispatchOpt
     const SpecialisedKernel *k =
         opts.kernel.empty() ? find_specialised(p, forced) : find_specialised_named(opts.kernel, p, forced);
     if (k) return {{k->name, device, k->cpu_isa}, k->function};
+    if (may_split_groups(p, device, opts) && p.out_channels / p.groups >= kMinOutChannelsPerGroupToSplit) {
+        ForwardDispatch d = select_forward(per_group_params(p), device, opts);
+        if (!convt3d::kernel_supports(d.choice.kernel, p)) {
+            d.choice.group_calls = p.groups;
+            return d;
+        }
+    }
     const ForwardKernelEntry &e = select_kernel(p, device, opts);
     const CpuIsa isa = forced ? *forced : best_cpu_isa();
     const int i = static_cast<int>(isa);
@@ -120,6 +147,9 @@ std::string KernelChoice::describe() const {
     // "k2s2 on cpu (avx2, tuned schedule)", "generic on cuda (hand-written schedule)"
     std::string details = cpu_isa ? to_string(*cpu_isa) : "";
     if (!schedule.empty()) details += (details.empty() ? "" : ", ") + schedule + " schedule";
+    if (group_calls > 1) {
+        details += (details.empty() ? "" : ", ") + std::string("one call per group (") + std::to_string(group_calls) + ")";
+    }
     return kernel + " on " + to_string(device) + (details.empty() ? "" : " (" + details + ")");
 }
 

@@ -40,6 +40,14 @@ struct ForwardDispatch {
     KernelChoice choice;
     ForwardKernelFn fn = nullptr;
 };
+// Grouped layers may run one group at a time (KernelChoice::group_calls) on the CPU when no
+// kernel is forced.
 ForwardDispatch select_forward(const Params &p, Device device, const DispatchOptions &opts);
+
+// One group's layer of a grouped one: channels divided by groups, groups = 1.
+Params per_group_params(const Params &p);
+// Whether dispatch may run this call one group at a time: a grouped layer, on the CPU, with
+// no kernel forced (a forced kernel runs the layer as it is, or refuses it).
+bool may_split_groups(const Params &p, Device device, const DispatchOptions &opts);
 
 }  // namespace convt3d::detail

@@ -131,7 +131,12 @@ struct KernelChoice {
     // or "hand-written", as schedules/forward.json says; empty for kernels specialised to one
     // layer.
     std::string schedule;
-    std::string describe() const;  // "k2s2_g1 on cpu (avx2, tuned schedule)"
+    // > 1: a grouped layer ran as this many calls of a groups == 1 kernel, one per group on
+    // that group's channels. Default CPU dispatch does so when the kernel it would choose for
+    // one group's layer needs groups == 1: those kernels share each input load across a tile
+    // of output channels, which a tile that may cross a group boundary cannot.
+    int64_t group_calls = 1;
+    std::string describe() const;  // "k2s2_g1 on cpu (avx2, tuned schedule)", "..., one call per group (4)"
 };
 
 // Names of the compiled forward kernels, most specialised first; "generic" is last. On
