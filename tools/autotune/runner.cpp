@@ -32,13 +32,17 @@ using bench::SuiteCase;
 using detail::HalideTensor;
 using json = nlohmann::json;
 
-// One case's tensors where the candidate runs (host memory, or copies on the GPU).
+// One case's tensors where the candidate runs (host memory, or copies on the GPU), and in
+// how many calls: the runtime runs some grouped layers one group at a time
+// (KernelChoice::group_calls), and so does the candidate of that kernel.
 struct Operands {
     Params params;
+    int64_t group_calls;
     Tensor x, w, b, y;
 
     Operands(const SuiteCase &c, const bench::CaseData &d, Device device)
         : params(c.params),
+          group_calls(choose_kernel(c.params, device).group_calls),
           x(Tensor::from_vector(d.x, d.x_shape).to(device)),
           w(Tensor::from_vector(d.w, d.w_shape).to(device)),
           // The kernels always take a bias: zeros when the module has none.
@@ -50,21 +54,25 @@ struct Operands {
     }
 };
 
-// Runs fn and waits for it to finish (a CUDA kernel's launch returns before it does);
-// throws BackendError with Halide's message.
+// Runs fn (once per group where the runtime would) and waits for it to finish (a CUDA
+// kernel's launch returns before it does); throws BackendError with Halide's message.
 void run_kernel(ForwardKernelFn fn, Operands &o) {
     const Params &p = o.params;
     const Device device = o.y.device();
-    HalideTensor x_buf(o.x.data(), o.x.shape(), device);
-    HalideTensor w_buf(o.w.data(), o.w.shape(), device);
-    HalideTensor b_buf(o.b.data(), o.b.shape(), device);
-    HalideTensor y_buf(o.y.data(), o.y.shape(), device);
-    detail::prepare_halide_call();
-    int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
-                int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
-                int(p.dilation[0]), int(p.groups), y_buf.get());
-    if (rc == 0 && device == Device::cuda) rc = halide_device_sync(nullptr, y_buf.get());
-    detail::check_kernel_result(rc, "candidate");
+    using detail::GroupPart;
+    const int64_t calls = o.group_calls;
+    for (int64_t g = 0; g < calls; g++) {
+        HalideTensor x_buf(o.x.data(), o.x.shape(), device, GroupPart{1, g, calls});
+        HalideTensor w_buf(o.w.data(), o.w.shape(), device, GroupPart{0, g, calls});
+        HalideTensor b_buf(o.b.data(), o.b.shape(), device, GroupPart{0, g, calls});
+        HalideTensor y_buf(o.y.data(), o.y.shape(), device, GroupPart{1, g, calls});
+        detail::prepare_halide_call();
+        int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
+                    int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
+                    int(p.dilation[0]), int(p.groups / calls), y_buf.get());
+        if (rc == 0 && device == Device::cuda) rc = halide_device_sync(nullptr, y_buf.get());
+        detail::check_kernel_result(rc, "candidate");
+    }
 }
 
 // The case with batch 1 and spatial extents cut to at most 6 (grown back where the
@@ -199,8 +207,10 @@ int main(int argc, char **argv) {
         if (describe) {
             json out = json::array();
             for (const SuiteCase &c : cases) {
+                const KernelChoice k = choose_kernel(c.params, device);
                 out.push_back({{"case", c.name},
-                               {"kernel", choose_kernel(c.params, device).kernel},
+                               {"kernel", k.kernel},
+                               {"group_calls", k.group_calls},
                                {"gflop", c.flops() * 1e-9}});
             }
             std::cout << out.dump(1) << "\n";

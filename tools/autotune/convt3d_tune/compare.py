@@ -35,10 +35,12 @@ def autoschedulers(args):
     return [a for a in spec.split(",") if a]
 
 
-def _estimate_input(suite_path, case):
+def _estimate_input(suite_path, case, group_calls=1):
+    """N,C,D,H,W of what one kernel call sees: one group's channels where the runtime runs
+    the case one group at a time."""
     for c in project.load_json(suite_path)["cases"]:
         if c["name"] == case:
-            return ",".join(str(v) for v in [c["N"], c["Cin"], *c["in"]])
+            return ",".join(str(v) for v in [c["N"], c["Cin"] // group_calls, *c["in"]])
     raise KeyError(case)
 
 
@@ -53,7 +55,7 @@ def plan_rows(args, cases, autos):
         row = {"tuned": space.from_knobs(schedules_io.knobs_for(schedules, "forward", args.isa, v)),
                "hand-written": space.from_knobs(schedules_io.hand_written_knobs(schedules, args.isa, v))}
         for a in autos:
-            row[a] = Candidate(v, args.isa, {}, autoscheduler=a, estimate_input=_estimate_input(args.suite, c["case"]))
+            row[a] = Candidate(v, args.isa, {}, autoscheduler=a, estimate_input=_estimate_input(args.suite, c["case"], c.get("group_calls", 1)))
         rows[c["case"]] = row
     return rows
 
