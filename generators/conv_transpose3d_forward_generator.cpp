@@ -47,6 +47,7 @@ public:
     GeneratorParam<int> tile_y{"tile_y", 1};
     GeneratorParam<int> channel_tiles_inner{"channel_tiles_inner", 0};
     GeneratorParam<int> pack_weights{"pack_weights", 0};
+    GeneratorParam<int> ci_block{"ci_block", 0};
 
     Input<Buffer<float, 5>> input{"input"};    // (x, y, z, ci, n)
     Input<Buffer<float, 5>> weight{"weight"};  // (kx, ky, kz, co_g, ci)
@@ -105,7 +106,7 @@ public:
         } else {
             convt3d::apply_cpu_schedule(funcs_, get_target(),
                                         {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0, tile_y,
-                                         channel_tiles_inner != 0});
+                                         channel_tiles_inner != 0, ci_block});
         }
     }
 

@@ -40,6 +40,11 @@ struct CpuScheduleKnobs {
     // x-vectorised template only: tasks are (z, n) and every channel tile of a position tile
     // runs back to back, reading the same input from L1, instead of tasks per channel tile.
     bool channel_tiles_inner = false;
+    // vectorize_c only, > 0: the accumulators of a whole output row (every x and batch item)
+    // live in memory, and the reduction runs one tap and ci_block input channels at a time
+    // over every register tile of the row, so that those weights and inputs stay in L1
+    // (without it, each tile streams its whole reduction's weights from L2).
+    int ci_block = 0;
 };
 
 // The weight (kx, ky, kz, co, ci) packed with output channels in blocks of `block`:
@@ -275,12 +280,17 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
 
     // A constant-size accumulator (also for the guarded last tile) stays in registers. A
     // partial last channel tile is computed whole (from clamped weights and bias) and only
-    // its real channels are stored.
-    acc.compute_at(out, xo)
-        .reorder_storage(f.c, f.x, f.y, f.z, f.n)
-        .bound_storage(f.x, tile_x)
-        .bound_extent(f.c, tile_c)
-        .store_in(MemoryType::Stack);
+    // its real channels are stored. With ci_block, a row of them lives in memory and each
+    // register tile is loaded from it and stored back once per tap and block of channels.
+    if (k.ci_block > 0) {
+        acc.compute_at(out, f.y).reorder_storage(f.c, f.x, f.n, f.y, f.z).bound_extent(f.c, tile_c);
+    } else {
+        acc.compute_at(out, xo)
+            .reorder_storage(f.c, f.x, f.y, f.z, f.n)
+            .bound_storage(f.x, tile_x)
+            .bound_extent(f.c, tile_c)
+            .store_in(MemoryType::Stack);
+    }
     Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), aq("aq"), aph("aph");
     acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .reorder(f.c, axi)
@@ -291,9 +301,15 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
         .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
         .split(axi, aq, aph, phases);
     std::vector<VarOrRVar> order{acl, acv, aq};
-    for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
-    order.push_back(aph);
-    order.push_back(axo);
+    if (k.ci_block > 0) {
+        RVar rwo("rwo"), rwi("rwi");
+        update.split(f.r.w, rwo, rwi, k.ci_block, TailStrategy::GuardWithIf);
+        order.insert(order.end(), {rwi, aph, axo, f.n, rwo, f.r.x, f.r.y, f.r.z});
+    } else {
+        for (const VarOrRVar &v : reduction_order(f, k.ci_inner)) order.push_back(v);
+        order.push_back(aph);
+        order.push_back(axo);
+    }
     update.reorder(order).vectorize(acl).unroll(acv).unroll(aq).unroll(aph);
 }
 

@@ -45,10 +45,13 @@ TEST_CASE("large intermediates are reused across calls without leaking stale val
     CHECK(after_forward.reuses > reuses_before);
     CHECK(after_forward.cached_bytes >= (std::size_t(1) << 20));
 
-    // The gradients' own copies of grad_output land in blocks the forward calls filled.
+    // The gradients' copies of grad_output: a second call on other data reuses the blocks
+    // the first one filled.
     const Case c = big_case(40);
-    const BackwardInputs in = make_backward_inputs(rng, c, false);
-    CHECK(check_backward_case(c, in, Device::cpu, {}));
+    for (bool integers : {false, true}) {
+        const BackwardInputs in = make_backward_inputs(rng, c, integers);
+        CHECK(check_backward_case(c, in, Device::cpu, {}));
+    }
     CHECK(workspace_stats().reuses > after_forward.reuses);
 
     release_workspace();
