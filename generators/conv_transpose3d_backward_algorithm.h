@@ -101,16 +101,19 @@ struct GradWeightFuncs {
     Halide::Func output;       // (kx, ky, kz, co_g, ci)
     Halide::Func accumulator;  // zero, then the reduction over r
     Halide::Func padded_grad_output;
+    Halide::Expr grad_output_channels;  // for schedules that size a copy of it
     Halide::RDom r;            // (x, y, z, n) over the input
     Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"};
     std::vector<Halide::Expr> fast_paths;  // as for grad_input (loads along the input's x)
 };
 
-// input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above.
+// input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above, with
+// grad_output_channels channels.
 // single_group: groups is known to be 1.
 inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::array<Halide::Expr, 4> &input_extent,
                                           const Halide::Func &grad_output,
                                           const std::array<Halide::Expr, 3> &grad_output_extent,
+                                          const Halide::Expr &grad_output_channels,
                                           const std::array<BackwardAxis, 3> &axes,
                                           const Halide::Expr &in_channels_per_group,
                                           const Halide::Expr &out_channels_per_group, bool single_group = false) {
@@ -120,6 +123,7 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     f.accumulator = Func("grad_weight_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
     f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
+    f.grad_output_channels = grad_output_channels;
     Expr group = single_group ? Expr(0) : f.ci / in_channels_per_group;
     Expr co = group * out_channels_per_group + f.co;
     f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;

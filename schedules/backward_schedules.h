@@ -203,7 +203,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
     Func out = f.output, acc = f.accumulator;
-    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost);
+    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost, f.grad_output_channels);
 
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {

@@ -19,14 +19,20 @@ enum class PaddedLayout {
 // along x into a constant-size stack tile and written along c from it, instead of gathering
 // every vector from lanes channel planes. Channel blocks run inside x blocks of one row, so
 // the source is read as lanes sequential streams. CPU samples in the copy (vnet_up_k2s2 +
-// unet_up_k2s2 grad_input, avx2): 3321 -> 1675.
-inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int lanes) {
+// unet_up_k2s2 grad_input, avx2): 3321 -> 1675. Each position holds `channels` rounded up
+// to a vector, plus one vector when that is a multiple of 128: 512 bytes per position would
+// map loads at every other position onto a quarter of L1's sets, where they evict each
+// other (unet_up_k2s2 grad_weight spent a third of its time on one such load; about 9%
+// faster with the extra vector, gan_k4s2p1 3%; with 32 channels vnet_up_k2s2 was 13% slower,
+// from the larger copy).
+inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int lanes, const Halide::Expr &channels) {
     using namespace Halide;
     Func t = padded.in();
     const auto &v = t.args();  // x, y, z, c, n
     Var xo("xo"), xi("xi"), co("co"), ci("ci"), zn("zn");
     t.compute_root()
         .reorder_storage(v[3], v[0], v[1], v[2], v[4])
+        .bound_storage(v[3], (channels + lanes - 1) / lanes * lanes + select(channels % 128 == 0, lanes, 0))
         .split(v[0], xo, xi, lanes, TailStrategy::RoundUp)
         .split(v[3], co, ci, lanes, TailStrategy::GuardWithIf)
         .reorder(ci, xi, xo, co, v[1], v[2], v[4])
@@ -46,7 +52,9 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
 
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
 // evaluating the boundary condition (selects that vectorise into gathers) per element.
-inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layout) {
+// `channels` (the tensor's channel count) is needed for channels_innermost only.
+inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layout,
+                               const Halide::Expr &channels = Halide::Expr()) {
     using namespace Halide;
     const auto &v = padded.args();  // x, y, z, c, n
     Var zn("zn"), cn("cn");
@@ -63,7 +71,7 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
             .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
         break;
     case PaddedLayout::channels_innermost:
-        materialize_channels_innermost_by_blocks(padded, lanes);
+        materialize_channels_innermost_by_blocks(padded, lanes, channels);
         break;
     }
 }
