@@ -1,6 +1,7 @@
 #include "convt3d/convt3d.hpp"
 
 #include "cuda_backend.h"
+#include "workspace_cache.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,10 +16,10 @@ std::shared_ptr<float> allocate(int64_t count, Device device) {
     if (device == Device::cuda) {
         return {static_cast<float *>(detail::cuda_malloc(bytes)), detail::cuda_free};
     }
-    constexpr size_t kAlign = 64;  // one cache line, the widest vector
-    void *p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+    // Large blocks are recycled rather than returned to the OS (workspace_cache.h).
+    void *p = detail::workspace_allocate(bytes);
     if (!p) throw BackendError("convt3d: out of host memory allocating " + std::to_string(bytes) + " bytes");
-    return {static_cast<float *>(p), std::free};
+    return {static_cast<float *>(p), detail::workspace_free};
 }
 
 detail::CopyKind copy_kind(Device from, Device to) {

@@ -143,6 +143,9 @@ void install_workspace_cache() {
     });
 }
 
+void *workspace_allocate(std::size_t bytes) { return cache().allocate(bytes); }
+void workspace_free(void *ptr) { cache().release(ptr); }
+
 }  // namespace convt3d::detail
 
 namespace convt3d {

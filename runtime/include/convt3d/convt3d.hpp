@@ -223,10 +223,10 @@ Gradients conv_transpose3d_backward(const Tensor &grad_output, const Tensor &inp
                                     const Params &p, const GradientRequest &which = {},
                                     const DispatchOptions &opts = {});
 
-// The kernels keep their large intermediate buffers (zero-padded copies, packed weights)
-// for the next call instead of returning them to the OS, which would page-fault them in
-// again on every call; at most CONVT3D_WORKSPACE_CACHE_MB megabytes (default 1024, 0 = off)
-// are held. release_workspace() frees what is held now (blocks in use by a running call are
+// Large host blocks, the kernels' intermediate buffers (zero-padded copies, packed weights)
+// and host tensors' storage, are kept for the next call or tensor when freed instead of
+// going back to the OS, which would page-fault them in again every time; at most
+// CONVT3D_WORKSPACE_CACHE_MB megabytes (default 1024, 0 = off) are held. release_workspace() frees what is held now (blocks in use by a running call are
 // kept for later).
 struct WorkspaceStats {
     std::size_t cached_bytes = 0;   // held for reuse, not in use
