@@ -52,6 +52,38 @@ void report(const char *gradient, const KernelChoice &c) {
     if (detail::verbose()) std::fprintf(stderr, "convt3d: %s kernel %s\n", gradient, c.describe().c_str());
 }
 
+// A tensor a gradient kernel takes, and the PyTorch dimension whose channels a call that
+// runs one group sees only that group's part of.
+struct Operand {
+    const float *data;
+    const Shape &shape;
+    int group_dim;
+};
+
+// Runs a grad_input or grad_weight kernel (both take the geometry, two tensors and the
+// output), once per group where dispatch runs the layer one group at a time.
+template<typename Fn>
+KernelChoice run_gradient(const detail::BackwardDispatch<Fn> &d, const char *gradient, const Params &p,
+                          Device device, const DispatchOptions &opts, const Operand &a, const Operand &b,
+                          const Operand &out) {
+    using detail::GroupPart;
+    using detail::HalideTensor;
+    const KernelChoice c = choice_for(d.entry->name, device, opts, d.group_calls);
+    const Geometry geo(p, d.group_calls);
+    const int *v = geo.v;
+    for (int64_t g = 0; g < d.group_calls; g++) {
+        HalideTensor a_buf(a.data, a.shape, device, GroupPart{a.group_dim, g, d.group_calls});
+        HalideTensor b_buf(b.data, b.shape, device, GroupPart{b.group_dim, g, d.group_calls});
+        HalideTensor out_buf(out.data, out.shape, device, GroupPart{out.group_dim, g, d.group_calls});
+        detail::prepare_halide_call();
+        const int r = kernel_function(*d.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                                    a_buf.get(), b_buf.get(), out_buf.get());
+        finish(r, gradient, c, out_buf.get());
+    }
+    report(gradient, c);
+    return c;
+}
+
 }  // namespace
 
 BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, const ConstTensorView &input,
@@ -115,48 +147,20 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
     const GbDispatch gb = grad_bias ? select_backward(gb_table, p, device, gb_forced ? forced : "") : GbDispatch{};
     if (device == Device::cuda) detail::cuda_prepare();
 
-    // A layer run one group at a time gives each call its group's channels of every tensor:
-    // grad_output and grad_input along dimension 1, weight and grad_weight along dimension 0.
-    using detail::GroupPart;
-    using detail::HalideTensor;
     const Shape go_shape = batched(out_shape), in_shape = batched(input.shape), w_shape = weight_shape(p);
     BackwardChoice result;
     if (gi.entry) {
-        const KernelChoice c = choice_for(gi.entry->name, device, opts, gi.group_calls);
-        for (int64_t g = 0; g < gi.group_calls; g++) {
-            const Geometry geo(p, gi.group_calls);
-            const int *v = geo.v;
-            HalideTensor go_buf(grad_output.data, go_shape, device, GroupPart{1, g, gi.group_calls});
-            HalideTensor w_buf(weight.data, w_shape, device, GroupPart{0, g, gi.group_calls});
-            HalideTensor out_buf(grad_input->data, in_shape, device, GroupPart{1, g, gi.group_calls});
-            detail::prepare_halide_call();
-            const int r = kernel_function(*gi.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-                                                         go_buf.get(), w_buf.get(), out_buf.get());
-            finish(r, "grad_input", c, out_buf.get());
-        }
-        report("grad_input", c);
-        result.grad_input = c;
+        result.grad_input = run_gradient(gi, "grad_input", p, device, opts, {grad_output.data, go_shape, 1},
+                                         {weight.data, w_shape, 0}, {grad_input->data, in_shape, 1});
     }
     if (gw.entry) {
-        const KernelChoice c = choice_for(gw.entry->name, device, opts, gw.group_calls);
-        for (int64_t g = 0; g < gw.group_calls; g++) {
-            const Geometry geo(p, gw.group_calls);
-            const int *v = geo.v;
-            HalideTensor in_buf(input.data, in_shape, device, GroupPart{1, g, gw.group_calls});
-            HalideTensor go_buf(grad_output.data, go_shape, device, GroupPart{1, g, gw.group_calls});
-            HalideTensor out_buf(grad_weight->data, w_shape, device, GroupPart{0, g, gw.group_calls});
-            detail::prepare_halide_call();
-            const int r = kernel_function(*gw.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-                                                         in_buf.get(), go_buf.get(), out_buf.get());
-            finish(r, "grad_weight", c, out_buf.get());
-        }
-        report("grad_weight", c);
-        result.grad_weight = c;
+        result.grad_weight = run_gradient(gw, "grad_weight", p, device, opts, {input.data, in_shape, 1},
+                                          {grad_output.data, go_shape, 1}, {grad_weight->data, w_shape, 0});
     }
     if (gb.entry) {
         const KernelChoice c = choice_for(gb.entry->name, device, opts, 1);
-        HalideTensor go_buf(grad_output.data, go_shape, device);
-        HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
+        detail::HalideTensor go_buf(grad_output.data, go_shape, device);
+        detail::HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
         detail::prepare_halide_call();
         finish(kernel_function(*gb.entry, c)(go_buf.get(), out_buf.get()), "grad_bias", c, out_buf.get());
         report("grad_bias", c);
