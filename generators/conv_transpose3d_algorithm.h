@@ -96,7 +96,24 @@ struct FormulationOptions {
     // With x phase-decomposed, accumulate over (q, ph), x = q * stride + ph: a vector over q
     // then sees one weight per tap and dense input loads, and x taps prune per phase.
     bool x_phase_major = false;
+    // The zero-padded input as zeros overwritten by the input (zero_then_copy), for schedules
+    // that materialise it: a boundary condition's select makes every vector that crosses the
+    // border a gather, and rows of a few vectors have little else.
+    bool padding_by_copy = false;
 };
+
+// (x, y, z, c, n) of `input` inside `box` (x, y, z) and zero elsewhere, as a pure zero
+// definition and an update that copies the input over it: both are dense along x. It must
+// be computed (not inlined) wherever it is used.
+inline Halide::Func zero_then_copy(const Halide::Func &input, const Halide::Region &box) {
+    using namespace Halide;
+    Func padded("zero_padded");
+    Var x("x"), y("y"), z("z"), c("c"), n("n");
+    padded(x, y, z, c, n) = 0.0f;
+    RDom r(box, "inside");
+    padded(r.x, r.y, r.z, c, n) = input(r.x, r.y, r.z, c, n);
+    return padded;
+}
 
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
 // module has no bias). axes: x, y, z. Reads outside the input are zero.
@@ -118,11 +135,11 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     // The output x coordinate that the accumulator's own coordinates stand for.
     const Expr out_x = f.x_phase_major ? f.q * f.x_phases + f.ph : Expr(f.x);
 
-    Func zero_padded = f.padded_input = BoundaryConditions::constant_exterior(
-        input, 0.0f,
-        {{axes[0].input_min, axes[0].input_extent},
-         {axes[1].input_min, axes[1].input_extent},
-         {axes[2].input_min, axes[2].input_extent}});
+    const Region input_box = {{axes[0].input_min, axes[0].input_extent},
+                              {axes[1].input_min, axes[1].input_extent},
+                              {axes[2].input_min, axes[2].input_extent}};
+    Func zero_padded = f.padded_input = options.padding_by_copy ? zero_then_copy(input, input_box)
+                                                                : BoundaryConditions::constant_exterior(input, 0.0f, input_box);
 
     f.r = RDom({{0, tap_count(axes[0])}, {0, tap_count(axes[1])}, {0, tap_count(axes[2])},
                 {0, in_channels_per_group}},

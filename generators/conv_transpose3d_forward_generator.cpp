@@ -48,6 +48,8 @@ public:
     GeneratorParam<int> channel_tiles_inner{"channel_tiles_inner", 0};
     GeneratorParam<int> pack_weights{"pack_weights", 0};
     GeneratorParam<int> ci_block{"ci_block", 0};
+    // CPU: the zero-padded input as zeros with the input copied over them (FormulationOptions).
+    GeneratorParam<int> padding_by_copy{"padding_by_copy", 1};
 
     Input<Buffer<float, 5>> input{"input"};    // (x, y, z, ci, n)
     Input<Buffer<float, 5>> weight{"weight"};  // (kx, ky, kz, co_g, ci)
@@ -86,6 +88,7 @@ public:
         formulation.single_group = fixed_groups == 1;
         formulation.prune_x_taps = cpu_channel_vectors;
         formulation.x_phase_major = !get_target().has_gpu_feature() && !vectorize_c && phase_major;
+        formulation.padding_by_copy = !get_target().has_gpu_feature() && !using_autoscheduler() && padding_by_copy;
         // Schedules may compute whole channel tiles past the last channel (never stored).
         Func bias_read = BoundaryConditions::repeat_edge(bias);
         funcs_ = convt3d::define_conv_transpose3d(input, weight_read, bias_read, axes, in_channels_per_group,

@@ -51,7 +51,10 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
 }
 
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
-// evaluating the boundary condition (selects that vectorise into gathers) per element.
+// evaluating the boundary condition (selects that vectorise into gathers) per element. It
+// is a boundary condition on the tensor, or zero_then_copy (zeros, then the tensor copied
+// over them: no gathers at the borders, which is most of the copy for rows of a few
+// vectors; planar and channel_rows only).
 // `channels` (the tensor's channel count) is needed for channels_innermost only.
 inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layout,
                                const Halide::Expr &channels = Halide::Expr()) {
@@ -71,8 +74,24 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
             .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
         break;
     case PaddedLayout::channels_innermost:
+        if (padded.has_update_definition()) {
+            throw CompileError("materialize_padded: channels_innermost takes a boundary condition, not zero_then_copy");
+        }
         materialize_channels_innermost_by_blocks(padded, lanes, channels);
         break;
+    }
+    if (padded.has_update_definition()) {
+        // zero_then_copy (generators/conv_transpose3d_algorithm.h): the input copied over the
+        // zeros, row by row in the order of the zeros' loops.
+        const auto &rv = padded.update().get_schedule().rvars();  // the input's x, y, z
+        const RVar rx(rv[0].var), ry(rv[1].var), rz(rv[2].var);
+        Stage copy = padded.update();
+        if (layout == PaddedLayout::channel_rows) {
+            copy.reorder(rx, v[3], ry, rz, v[4]);
+        } else {
+            copy.reorder(rx, ry, rz, v[3], v[4]);
+        }
+        copy.parallel(rz).vectorize(rx, lanes, TailStrategy::GuardWithIf);
     }
 }
 
