@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -358,6 +359,14 @@ int main(int argc, char **argv) {
         bad_case("in-channels not matching the input", with({"--input", in, "--in-channels", "5"}));
         bad_case("kernel size not matching the weight", with({"--input", in, "--kernel-size", "3"}));
         bad_case("padding mode reflect", with({"--input", in, "--padding-mode", "reflect"}));
+        {
+            setenv("CONVT3D_WORKSPACE_CACHE_MB", "lots", 1);
+            bad_case("CONVT3D_WORKSPACE_CACHE_MB=lots", with({"--input", in}));
+            const Result r = run(with({"--input", in}));
+            check(r.err.find("CONVT3D_WORKSPACE_CACHE_MB='lots'") != std::string::npos,
+                  "the error names CONVT3D_WORKSPACE_CACHE_MB and its value (\"" + one_line(r.err) + "\")");
+            unsetenv("CONVT3D_WORKSPACE_CACHE_MB");
+        }
         bad_case("unknown device", with({"--input", in, "--device", "tpu"}));
         bad_case("unknown kernel", with({"--input", in, "--kernel", "no_such_kernel"}));
         bad_case("unknown ISA", with({"--input", in, "--isa", "neon"}));
