@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -108,11 +107,6 @@ void print_table(const std::vector<Row> &rows, bool markdown, const std::string 
     }
 }
 
-// Lets the other library's worker threads go idle before a side starts (TBB's and Halide's
-// workers spin for a while after their last task; on two cores one that spins takes a core
-// from the side being timed).
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
-
 // Times both libraries in `rounds` alternating rounds, so that a change in the machine's load
 // (this is a shared, noisy machine) falls on both; each side's time is the median of its
 // per-round medians. A side that fails keeps its first failure.
@@ -122,13 +116,11 @@ std::pair<RunResult, RunResult> alternate(int rounds, Ours ours, Theirs theirs) 
     std::vector<double> ta, tb;
     for (int i = 0; i < rounds; i++) {
         if (i == 0 || a.median_ms > 0) {
-            settle();
             RunResult r = ours();
             if (i == 0 || r.median_ms <= 0) a = r;
             if (r.median_ms > 0) ta.push_back(r.median_ms);
         }
         if (i == 0 || b.median_ms > 0) {
-            settle();
             RunResult r = theirs();
             if (i == 0 || r.median_ms <= 0) b = r;
             if (r.median_ms > 0) tb.push_back(r.median_ms);
