@@ -4,6 +4,7 @@
 
 #include "HalideRuntime.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -28,9 +29,9 @@ std::size_t limit_from_environment() {
     if (!env || !*env) return std::size_t(1024) << 20;
     char *end = nullptr;
     const long long mb = std::strtoll(env, &end, 10);
-    if (*end != '\0' || mb < 0) {
+    if (*end != '\0' || mb < 0 || mb > (1LL << 30)) {
         throw Error(std::string("convt3d: CONVT3D_WORKSPACE_CACHE_MB='") + env +
-                    "' is not a non-negative number of megabytes");
+                    "' is not a number of megabytes from 0 to 1073741824");
     }
     return std::size_t(mb) << 20;
 }
@@ -45,7 +46,9 @@ public:
     WorkspaceCache(std::size_t limit, bool poison) : limit_(limit), poison_(poison) {}
 
     void *allocate(std::size_t bytes) {
-        bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+        // A whole number of alignments, and never zero (aligned_alloc may answer a zero-byte
+        // request with nullptr, which Halide takes for out of memory).
+        bytes = std::max<std::size_t>(1, (bytes + kAlignment - 1) / kAlignment) * kAlignment;
         void *ptr = take(bytes);
         // All bits set is a NaN in every float, so a kernel that reads workspace it did not
         // write (which fresh zero pages would hide) shows in its output.

@@ -365,6 +365,8 @@ int main(int argc, char **argv) {
             const Result r = run(with({"--input", in}));
             check(r.err.find("CONVT3D_WORKSPACE_CACHE_MB='lots'") != std::string::npos,
                   "the error names CONVT3D_WORKSPACE_CACHE_MB and its value (\"" + one_line(r.err) + "\")");
+            setenv("CONVT3D_WORKSPACE_CACHE_MB", "99999999999999999999", 1);  // overflows
+            bad_case("CONVT3D_WORKSPACE_CACHE_MB=99999999999999999999", with({"--input", in}));
             unsetenv("CONVT3D_WORKSPACE_CACHE_MB");
         }
         bad_case("unknown device", with({"--input", in, "--device", "tpu"}));
