@@ -101,7 +101,7 @@ struct BackwardDispatch {
 template<typename Fn>
 BackwardDispatch<Fn> select_backward(const BackwardTable<Fn> &t, const Params &p, Device device,
                                      const std::string &forced) {
-    if (forced.empty() && device == Device::cpu && p.groups > 1) {
+    if (may_split_groups(p, device, forced)) {
         const BackwardKernelEntry<Fn> &e = select_backward_kernel(t, per_group_params(p), device, "");
         if (!backward_entry_supports(e, p)) return {&e, p.groups};
     }

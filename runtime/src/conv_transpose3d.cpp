@@ -16,6 +16,40 @@ using detail::overlaps;
 using detail::to_int;
 using detail::verbose;
 
+namespace detail {
+
+void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTensorView &input,
+                        const ConstTensorView &weight, const ConstTensorView *bias, const TensorView &output,
+                        const Params &p, const std::string &what) {
+    // Unbatched (C, D, H, W) tensors run as a batch of one. A layer run one group at a time
+    // gives each call its group's channels of every tensor.
+    const Device device = input.device;
+    for (int64_t g = 0; g < group_calls; g++) {
+        HalideTensor in_buf(input.data, batched(input.shape), device, GroupPart{1, g, group_calls});
+        HalideTensor w_buf(weight.data, weight.shape, device, GroupPart{0, g, group_calls});
+        std::optional<HalideTensor> zero_bias, b_buf;
+        if (bias) {
+            b_buf.emplace(bias->data, bias->shape, device, GroupPart{0, g, group_calls});
+        } else {
+            zero_bias.emplace(p.out_channels / group_calls);
+        }
+        HalideTensor out_buf(output.data, batched(output.shape), device, GroupPart{1, g, group_calls});
+
+        prepare_halide_call();
+        const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(),
+                              to_int(p.stride[2], "stride"), to_int(p.stride[1], "stride"),
+                              to_int(p.stride[0], "stride"), to_int(p.padding[2], "padding"),
+                              to_int(p.padding[1], "padding"), to_int(p.padding[0], "padding"),
+                              to_int(p.dilation[2], "dilation"), to_int(p.dilation[1], "dilation"),
+                              to_int(p.dilation[0], "dilation"), to_int(p.groups / group_calls, "groups"),
+                              out_buf.get());
+        check_kernel_result(result, what);
+        if (device == Device::cuda) cuda_sync(out_buf.get());
+    }
+}
+
+}  // namespace detail
+
 KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorView &weight,
                               const ConstTensorView *bias, const TensorView &output, const Params &p,
                               const DispatchOptions &opts) {
@@ -38,33 +72,8 @@ KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorVie
     const auto [choice, fn] = detail::select_forward(p, device, opts);
     if (device == Device::cuda) detail::cuda_prepare();
 
-    // Unbatched (C, D, H, W) tensors run as a batch of one. A layer run one group at a time
-    // gives each call its group's channels of every tensor.
-    using detail::batched;
-    using detail::GroupPart;
-    using detail::HalideTensor;
-    const int64_t calls = choice.group_calls;
-    for (int64_t g = 0; g < calls; g++) {
-        HalideTensor in_buf(input.data, batched(input.shape), device, GroupPart{1, g, calls});
-        HalideTensor w_buf(weight.data, weight.shape, device, GroupPart{0, g, calls});
-        std::optional<HalideTensor> zero_bias, b_buf;
-        if (bias) {
-            b_buf.emplace(bias->data, bias->shape, device, GroupPart{0, g, calls});
-        } else {
-            zero_bias.emplace(p.out_channels / calls);
-        }
-        HalideTensor out_buf(output.data, batched(out_shape), device, GroupPart{1, g, calls});
-
-        detail::prepare_halide_call();
-        const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(),
-                              to_int(p.stride[2], "stride"), to_int(p.stride[1], "stride"),
-                              to_int(p.stride[0], "stride"), to_int(p.padding[2], "padding"),
-                              to_int(p.padding[1], "padding"), to_int(p.padding[0], "padding"),
-                              to_int(p.dilation[2], "dilation"), to_int(p.dilation[1], "dilation"),
-                              to_int(p.dilation[0], "dilation"), to_int(p.groups / calls, "groups"), out_buf.get());
-        detail::check_kernel_result(result, "forward kernel " + choice.describe());
-        if (device == Device::cuda) detail::cuda_sync(out_buf.get());
-    }
+    detail::run_forward_kernel(fn, choice.group_calls, input, weight, bias, output, p,
+                               "forward kernel " + choice.describe());
     if (verbose()) std::fprintf(stderr, "convt3d: forward kernel %s\n", choice.describe().c_str());
     return choice;
 }

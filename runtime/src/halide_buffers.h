@@ -38,6 +38,14 @@ private:
     bool wrapped_device_ = false;
 };
 
+// Runs a forward kernel on validated views (bias null: zeros), group_calls times, each on
+// one group's channels, where dispatch runs the layer one group at a time
+// (KernelChoice::group_calls); throws BackendError naming `what` with Halide's message, and
+// returns after a CUDA kernel has finished.
+void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTensorView &input,
+                        const ConstTensorView &weight, const ConstTensorView *bias, const TensorView &output,
+                        const Params &p, const std::string &what);
+
 // Throws BackendError with Halide's message when a kernel returned non-zero.
 void check_kernel_result(int result, const std::string &what);
 // Before each kernel call: clears the message captured from Halide on this thread, and

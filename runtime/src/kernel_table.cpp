@@ -83,8 +83,8 @@ Params per_group_params(const Params &p) {
     return g;
 }
 
-bool may_split_groups(const Params &p, Device device, const DispatchOptions &opts) {
-    return device == Device::cpu && p.groups > 1 && opts.kernel.empty();
+bool may_split_groups(const Params &p, Device device, const std::string &forced) {
+    return device == Device::cpu && p.groups > 1 && forced.empty();
 }
 
 namespace {
@@ -104,7 +104,7 @@ ForwardDispatch select_forward(const Params &p, Device device, const DispatchOpt
     const SpecialisedKernel *k =
         opts.kernel.empty() ? find_specialised(p, forced) : find_specialised_named(opts.kernel, p, forced);
     if (k) return {{k->name, device, k->cpu_isa}, k->function};
-    if (may_split_groups(p, device, opts) && p.out_channels / p.groups >= kMinOutChannelsPerGroupToSplit) {
+    if (may_split_groups(p, device, opts.kernel) && p.out_channels / p.groups >= kMinOutChannelsPerGroupToSplit) {
         ForwardDispatch d = select_forward(per_group_params(p), device, opts);
         if (!convt3d::kernel_supports(d.choice.kernel, p)) {
             d.choice.group_calls = p.groups;

@@ -47,7 +47,7 @@ ForwardDispatch select_forward(const Params &p, Device device, const DispatchOpt
 // One group's layer of a grouped one: channels divided by groups, groups = 1.
 Params per_group_params(const Params &p);
 // Whether dispatch may run this call one group at a time: a grouped layer, on the CPU, with
-// no kernel forced (a forced kernel runs the layer as it is, or refuses it).
-bool may_split_groups(const Params &p, Device device, const DispatchOptions &opts);
+// no kernel forced (`forced` empty; a forced kernel runs the layer as it is, or refuses it).
+bool may_split_groups(const Params &p, Device device, const std::string &forced);
 
 }  // namespace convt3d::detail

@@ -6,9 +6,8 @@
 // 4 KiB, and the kernel zeroes pages it then overwrites (vnet_up_k2s2's grad_input copies
 // 67 MB of grad_output per call). Tensor storage is the same: the seed example's output is
 // 247 MB, some 60000 pages to fault in and zero on every call that allocates it. The cache
-// keeps freed blocks of at least
-// kMinCachedBytes for the next call, up to a byte limit: CONVT3D_WORKSPACE_CACHE_MB
-// (default 1024; 0 turns the cache off). CONVT3D_WORKSPACE_POISON=1 fills every block
+// keeps freed blocks of at least kMinCachedBytes for the next call, up to a byte limit:
+// CONVT3D_WORKSPACE_CACHE_MB (default 1024; 0 turns the cache off). CONVT3D_WORKSPACE_POISON=1 fills every block
 // handed to a kernel with NaN, so that reading workspace a kernel did not write shows in
 // its output (the tests set it).
 #pragma once

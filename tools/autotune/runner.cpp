@@ -29,7 +29,6 @@ namespace {
 
 using namespace convt3d;
 using bench::SuiteCase;
-using detail::HalideTensor;
 using json = nlohmann::json;
 
 // One case's tensors where the candidate runs (host memory, or copies on the GPU), and in
@@ -57,22 +56,8 @@ struct Operands {
 // Runs fn (once per group where the runtime would) and waits for it to finish (a CUDA
 // kernel's launch returns before it does); throws BackendError with Halide's message.
 void run_kernel(ForwardKernelFn fn, Operands &o) {
-    const Params &p = o.params;
-    const Device device = o.y.device();
-    using detail::GroupPart;
-    const int64_t calls = o.group_calls;
-    for (int64_t g = 0; g < calls; g++) {
-        HalideTensor x_buf(o.x.data(), o.x.shape(), device, GroupPart{1, g, calls});
-        HalideTensor w_buf(o.w.data(), o.w.shape(), device, GroupPart{0, g, calls});
-        HalideTensor b_buf(o.b.data(), o.b.shape(), device, GroupPart{0, g, calls});
-        HalideTensor y_buf(o.y.data(), o.y.shape(), device, GroupPart{1, g, calls});
-        detail::prepare_halide_call();
-        int rc = fn(x_buf.get(), w_buf.get(), b_buf.get(), int(p.stride[2]), int(p.stride[1]), int(p.stride[0]),
-                    int(p.padding[2]), int(p.padding[1]), int(p.padding[0]), int(p.dilation[2]), int(p.dilation[1]),
-                    int(p.dilation[0]), int(p.groups / calls), y_buf.get());
-        if (rc == 0 && device == Device::cuda) rc = halide_device_sync(nullptr, y_buf.get());
-        detail::check_kernel_result(rc, "candidate");
-    }
+    const ConstTensorView b = o.b.view();
+    detail::run_forward_kernel(fn, o.group_calls, o.x.view(), o.w.view(), &b, o.y.view(), o.params, "candidate");
 }
 
 // The case with batch 1 and spatial extents cut to at most 6 (grown back where the

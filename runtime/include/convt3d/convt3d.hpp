@@ -226,8 +226,8 @@ Gradients conv_transpose3d_backward(const Tensor &grad_output, const Tensor &inp
 // Large host blocks, the kernels' intermediate buffers (zero-padded copies, packed weights)
 // and host tensors' storage, are kept for the next call or tensor when freed instead of
 // going back to the OS, which would page-fault them in again every time; at most
-// CONVT3D_WORKSPACE_CACHE_MB megabytes (default 1024, 0 = off) are held. release_workspace() frees what is held now (blocks in use by a running call are
-// kept for later).
+// CONVT3D_WORKSPACE_CACHE_MB megabytes (default 1024, 0 = off) are held. release_workspace()
+// frees what is held now (blocks in use by a running call are kept for later).
 struct WorkspaceStats {
     std::size_t cached_bytes = 0;   // held for reuse, not in use
     std::size_t cached_blocks = 0;
