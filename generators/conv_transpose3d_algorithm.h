@@ -100,6 +100,10 @@ struct FormulationOptions {
     // that materialise it: a boundary condition's select makes every vector that crosses the
     // border a gather, and rows of a few vectors have little else.
     bool padding_by_copy = false;
+    // Skip the (y, z) taps that read the input's zero padding (gan_k4s2p1: a quarter of
+    // them) instead of multiplying zeros. For schedules whose y and z loops are outside the
+    // reduction; elsewhere the test lands in the inner loop.
+    bool prune_padding_rows = false;
 };
 
 // (x, y, z, c, n) of `input` inside `box` (x, y, z) and zero elsewhere, as a pure zero
@@ -151,6 +155,12 @@ inline ConvTranspose3dFuncs define_conv_transpose3d(const Halide::Func &input, c
     // stays in the value: see FormulationOptions).
     const bool prune_x_taps = options.prune_x_taps || f.x_phase_major;
     Expr pruned = prune_x_taps ? ty.valid && tz.valid && tx.valid : ty.valid && tz.valid;
+    if (options.prune_padding_rows) {
+        auto inside = [](const Tap &t, const Axis &a) {
+            return t.input_index >= a.input_min && t.input_index < a.input_min + a.input_extent;
+        };
+        pruned = pruned && inside(ty, axes[1]) && inside(tz, axes[2]);
+    }
     pruned = simplify(pruned);
     if (!Internal::is_const_one(pruned)) f.r.where(pruned);
 

@@ -88,6 +88,7 @@ public:
         formulation.single_group = fixed_groups == 1;
         formulation.prune_x_taps = cpu_channel_vectors;
         formulation.x_phase_major = !get_target().has_gpu_feature() && !vectorize_c && phase_major;
+        formulation.prune_padding_rows = cpu_channel_vectors;
         formulation.padding_by_copy = !get_target().has_gpu_feature() && !using_autoscheduler() && padding_by_copy;
         // Schedules may compute whole channel tiles past the last channel (never stored).
         Func bias_read = BoundaryConditions::repeat_edge(bias);
