@@ -56,9 +56,9 @@ protected:
         if (on_gpu() || !over_channels) return 0;
         return this->get_target().template natural_vector_size<float>() * int(channel_vectors);
     }
-    // grad_input's channel schedule skips the (y, z) taps that read grad_output's zero
-    // padding; in the x-vectorised schedule the test costs more than it saves (tiny_latency
-    // 8% slower), and CUDA is left as it was measured.
+    // The channel schedules skip the taps that read grad_output's zero padding (see
+    // define_grad_input, define_grad_weight); in the x-vectorised schedules the test costs
+    // more than it saves (tiny_latency grad_input 8% slower); CUDA is left as measured.
     bool prune_padding_rows() const { return !on_gpu() && over_channels; }
     BackwardCudaKnobs cuda_knobs() {
         return {block_x, block_y, tile_c, lanes_x, lanes_y, partial_threads};
