@@ -44,6 +44,24 @@ inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, con
         grad_output, 0.0f, {{0, extent[0]}, {0, extent[1]}, {0, extent[2]}});
 }
 
+// Choices of formulation that leave the gradients unchanged but suit different schedules.
+struct BackwardOptions {
+    // groups is known to be 1, so the output channel no longer depends on the input channel.
+    bool single_group = false;
+    // grad_input, > 0 (single_group only): read the weight through a copy packed in blocks
+    // of that many input channels, so a channel tile's weights are one contiguous stream
+    // (GradInputFuncs::packed_weight).
+    int weight_block = 0;
+    // Skip the taps that read grad_output's zero padding instead of multiplying zeros:
+    // grad_input skips (y, z) taps (gan_k4s2p1: a quarter of them); grad_weight skips the
+    // input planes whose grad_output plane for a z tap is padding (rows too were no faster:
+    // the test inside the row loop keeps rows_per_pass's accumulators from registers).
+    bool prune_padding_rows = false;
+    // grad_weight, > 0 (single_group only): read grad_output through a copy in blocks of that
+    // many channels (GradWeightFuncs::blocked_grad_output).
+    int grad_output_block = 0;
+};
+
 struct GradInputFuncs {
     Halide::Func output;          // (x, y, z, ci, n)
     Halide::Func accumulator;     // zero, then the reduction over r
@@ -62,23 +80,20 @@ struct GradInputFuncs {
 };
 
 // grad_output: (x, y, z, co, n) with spatial extents grad_output_extent; weight:
-// (kx, ky, kz, co_g, ci) with kernel extents kernel_extent. single_group: groups is known
-// to be 1, so the output channel no longer depends on the input channel. weight_block > 0
-// (groups == 1 only): read the weight through a copy packed in blocks of that many input
-// channels, so a channel tile's weights are one contiguous stream (see packed_weight).
-// prune_padding_rows: the reduction skips the taps whose grad_output row or plane lies in
-// the zero padding (gan_k4s2p1: a quarter of them), instead of multiplying zeros.
+// (kx, ky, kz, co_g, ci) with kernel extents kernel_extent.
 inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &grad_output_extent,
                                         const Halide::Func &weight, const std::array<Halide::Expr, 3> &kernel_extent,
                                         const std::array<BackwardAxis, 3> &axes,
                                         const Halide::Expr &in_channels_per_group,
-                                        const Halide::Expr &out_channels_per_group, bool single_group = false,
-                                        int weight_block = 0, bool prune_padding_rows = false) {
+                                        const Halide::Expr &out_channels_per_group,
+                                        const BackwardOptions &options = {}) {
     using namespace Halide;
     GradInputFuncs f;
     f.weight = weight;
     f.weight_elements = kernel_extent[0] * kernel_extent[1] * kernel_extent[2] * out_channels_per_group *
                         in_channels_per_group;
+    const bool single_group = options.single_group;
+    const int weight_block = options.weight_block;
     Func weight_read = weight;
     if (weight_block > 0 && single_group) {
         Var ci_in("ci_in"), co("co"), kx("kx"), ky("ky"), kz("kz"), cb("cb"), ci("ci");
@@ -94,7 +109,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
     f.r = RDom({{0, kernel_extent[0]}, {0, kernel_extent[1]}, {0, kernel_extent[2]}, {0, out_channels_per_group}},
                "r");
-    if (prune_padding_rows) {
+    if (options.prune_padding_rows) {
         f.r.where(reaches_inside(axes[1], f.y, f.r.y, grad_output_extent[1]) &&
                   reaches_inside(axes[2], f.z, f.r.z, grad_output_extent[2]));
     }
@@ -115,6 +130,11 @@ struct GradWeightFuncs {
     Halide::Func accumulator;  // zero, then the reduction over r
     Halide::Func padded_grad_output;
     Halide::Expr grad_output_channels;  // for schedules that size a copy of it
+    // With grad_output_block > 0: padded_grad_output in blocks of that many channels,
+    // (c % block, x, y, z, c / block, n), which the reduction reads instead. A channel tile's
+    // vectors at successive positions are then adjacent, not a whole position's channels
+    // apart (unet_up_k2s2: 64 of every 544 bytes read).
+    Halide::Func blocked_grad_output;
     Halide::RDom r;            // (x, y, z, n) over the input
     Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"};
     std::vector<Halide::Expr> fast_paths;  // as for grad_input (loads along the input's x)
@@ -122,17 +142,14 @@ struct GradWeightFuncs {
 
 // input: (x, y, z, ci, n) with extents input_extent (x, y, z, n); grad_output as above, with
 // grad_output_channels channels.
-// single_group: groups is known to be 1. prune_padding_rows: the reduction skips the input
-// planes whose grad_output plane for a z tap lies in the zero padding. (Rows too were no
-// faster: the test inside the row loop keeps rows_per_pass's accumulators from registers.)
 inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::array<Halide::Expr, 4> &input_extent,
                                           const Halide::Func &grad_output,
                                           const std::array<Halide::Expr, 3> &grad_output_extent,
                                           const Halide::Expr &grad_output_channels,
                                           const std::array<BackwardAxis, 3> &axes,
                                           const Halide::Expr &in_channels_per_group,
-                                          const Halide::Expr &out_channels_per_group, bool single_group = false,
-                                          bool prune_padding_rows = false) {
+                                          const Halide::Expr &out_channels_per_group,
+                                          const BackwardOptions &options = {}) {
     using namespace Halide;
     GradWeightFuncs f;
     f.output = Func("grad_weight");
@@ -140,15 +157,27 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
     f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
     f.grad_output_channels = grad_output_channels;
-    if (prune_padding_rows) {
+    if (options.prune_padding_rows) {
         f.r.where(reaches_inside(axes[2], f.r.z, f.kz, grad_output_extent[2]));
+    }
+    const bool single_group = options.single_group;
+    Func grad_output_read = f.padded_grad_output;
+    if (options.grad_output_block > 0 && single_group) {
+        const int block = options.grad_output_block;
+        Var c_in("c_in"), x("x"), y("y"), z("z"), cb("cb"), n("n"), c("c");
+        f.blocked_grad_output = Func("blocked_grad_output");
+        // Channels past the last one (in a partial last block) repeat it; no gradient uses them.
+        f.blocked_grad_output(c_in, x, y, z, cb, n) =
+            f.padded_grad_output(x, y, z, min(cb * block + c_in, grad_output_channels - 1), n);
+        grad_output_read = Func("grad_output_view");
+        grad_output_read(x, y, z, c, n) = f.blocked_grad_output(c % block, x, y, z, c / block, n);
     }
     Expr group = single_group ? Expr(0) : f.ci / in_channels_per_group;
     Expr co = group * out_channels_per_group + f.co;
     f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
     f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) +=
         input(f.r.x, f.r.y, f.r.z, f.ci, f.r.w) *
-        f.padded_grad_output(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
+        grad_output_read(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
                              reached(axes[2], f.r.z, f.kz), co, f.r.w);
     f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
     f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};

@@ -51,15 +51,22 @@ protected:
         return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights, rows_per_pass};
     }
     bool single_group() const { return fixed_groups == 1; }
-    // grad_input's channel schedule reads weights packed in blocks of its channel tile.
-    int weight_block() const {
-        if (on_gpu() || !over_channels) return 0;
-        return this->get_target().template natural_vector_size<float>() * int(channel_vectors);
+    // The formulation the schedule reads: the CPU channel schedules read weights
+    // (grad_input) or grad_output (grad_weight) packed in blocks of their channel tile, and
+    // skip the taps that read grad_output's zero padding. In the x-vectorised schedules that
+    // test costs more than it saves (tiny_latency grad_input 8% slower); CUDA is left as
+    // measured.
+    BackwardOptions backward_options() const {
+        BackwardOptions o;
+        o.single_group = single_group();
+        if (!on_gpu() && over_channels) {
+            const int tile = this->get_target().template natural_vector_size<float>() * int(channel_vectors);
+            o.weight_block = tile;
+            o.grad_output_block = tile;
+            o.prune_padding_rows = true;
+        }
+        return o;
     }
-    // The channel schedules skip the taps that read grad_output's zero padding (see
-    // define_grad_input, define_grad_weight); in the x-vectorised schedules the test costs
-    // more than it saves (tiny_latency grad_input 8% slower); CUDA is left as measured.
-    bool prune_padding_rows() const { return !on_gpu() && over_channels; }
     BackwardCudaKnobs cuda_knobs() {
         return {block_x, block_y, tile_c, lanes_x, lanes_y, partial_threads};
     }

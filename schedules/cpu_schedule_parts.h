@@ -50,6 +50,32 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
         .unroll(p[3]);
 }
 
+// blocked(c_in, x, y, z, cb, n) = padded(x, y, z, cb * block + c_in, n) (channels in blocks of
+// a multiple of lanes, innermost), transposed through lanes x lanes stack tiles of (x, c)
+// as materialize_channels_innermost_by_blocks does.
+inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
+    using namespace Halide;
+    const auto &v = blocked.args();  // c_in, x, y, z, cb, n
+    Var cio("cio"), cii("cii"), xo("xo"), xi("xi"), task("task");
+    blocked.compute_root()
+        .split(v[0], cio, cii, lanes)
+        .split(v[1], xo, xi, lanes, TailStrategy::RoundUp)
+        .reorder(cii, xi, cio, xo, v[2], v[3], v[4], v[5])
+        .fuse(v[3], v[4], task)
+        .fuse(task, v[5], task)
+        .parallel(task)
+        .vectorize(cii)
+        .unroll(xi)
+        .partition(xo, Partition::Always);
+    const auto &p = padded.args();
+    padded.compute_at(blocked, cio)
+        .bound_storage(p[0], lanes)
+        .bound_storage(p[3], lanes)
+        .store_in(MemoryType::Stack)
+        .vectorize(p[0])
+        .unroll(p[3]);
+}
+
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
 // evaluating the boundary condition (selects that vectorise into gathers) per element. It
 // is a boundary condition on the tensor, or zero_then_copy (zeros, then the tensor copied
