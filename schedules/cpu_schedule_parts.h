@@ -15,6 +15,19 @@ enum class PaddedLayout {
     channels_innermost,  // c, x, y, z, n: dense vectors over c, or a c loop in address order
 };
 
+// `source` (x, y, z, c, n) computed per lanes x lanes tile of (x, c) on the stack at
+// `copy`'s loop `at`, read from the tensor along x, for a copy that writes it along c.
+inline void stage_transpose_tile(Halide::Func source, Halide::Func copy, const Halide::Var &at, int lanes) {
+    using namespace Halide;
+    const auto &p = source.args();
+    source.compute_at(copy, at)
+        .bound_storage(p[0], lanes)
+        .bound_storage(p[3], lanes)
+        .store_in(MemoryType::Stack)
+        .vectorize(p[0])
+        .unroll(p[3]);
+}
+
 // Channels innermost, transposed through lanes x lanes blocks of (x, c): each block is read
 // along x into a constant-size stack tile and written along c from it, instead of gathering
 // every vector from lanes channel planes. Channel blocks run inside x blocks of one row, so
@@ -41,18 +54,11 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
         .vectorize(ci)
         .unroll(xi)
         .partition(xo, Partition::Always);
-    const auto &p = padded.args();
-    padded.compute_at(t, xo)
-        .bound_storage(p[0], lanes)
-        .bound_storage(p[3], lanes)
-        .store_in(MemoryType::Stack)
-        .vectorize(p[0])
-        .unroll(p[3]);
+    stage_transpose_tile(padded, t, xo, lanes);
 }
 
 // blocked(c_in, x, y, z, cb, n) = padded(x, y, z, cb * block + c_in, n) (channels in blocks of
-// a multiple of lanes, innermost), transposed through lanes x lanes stack tiles of (x, c)
-// as materialize_channels_innermost_by_blocks does.
+// a multiple of lanes, innermost), transposed through stack tiles as above.
 inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
     using namespace Halide;
     const auto &v = blocked.args();  // c_in, x, y, z, cb, n
@@ -67,13 +73,7 @@ inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded
         .vectorize(cii)
         .unroll(xi)
         .partition(xo, Partition::Always);
-    const auto &p = padded.args();
-    padded.compute_at(blocked, cio)
-        .bound_storage(p[0], lanes)
-        .bound_storage(p[3], lanes)
-        .store_in(MemoryType::Stack)
-        .vectorize(p[0])
-        .unroll(p[3]);
+    stage_transpose_tile(padded, blocked, cio, lanes);
 }
 
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
