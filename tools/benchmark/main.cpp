@@ -168,8 +168,9 @@ int main(int argc, char **argv) {
             std::stringstream ss(only);
             for (std::string name; std::getline(ss, name, ',');) wanted.insert(name);
         }
+        const bool named = !wanted.empty();  // (wanted empties as names are found)
         for (const SuiteCase &c : load_suite(suite_path)) {
-            if (wanted.empty() ? (device == Device::cpu ? c.cpu : c.gpu) : wanted.erase(c.name) > 0) {
+            if (named ? wanted.erase(c.name) > 0 : (device == Device::cpu ? c.cpu : c.gpu)) {
                 cases.push_back(c);
             }
         }
