@@ -48,18 +48,17 @@ inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, con
 struct BackwardOptions {
     // groups is known to be 1, so the output channel no longer depends on the input channel.
     bool single_group = false;
-    // grad_input, > 0 (single_group only): read the weight through a copy packed in blocks
-    // of that many input channels, so a channel tile's weights are one contiguous stream
-    // (GradInputFuncs::packed_weight).
-    int weight_block = 0;
+    // > 0 (single_group only): the channel tile of a schedule that vectorises over channels.
+    // grad_input reads the weight through a copy packed in blocks of that many input
+    // channels, so a channel tile's weights are one contiguous stream
+    // (GradInputFuncs::packed_weight); grad_weight reads grad_output through a copy in blocks
+    // of that many channels (GradWeightFuncs::blocked_grad_output).
+    int channel_block = 0;
     // Skip the taps that read grad_output's zero padding instead of multiplying zeros:
     // grad_input skips (y, z) taps (gan_k4s2p1: a quarter of them); grad_weight skips the
     // input planes whose grad_output plane for a z tap is padding (rows too were no faster:
     // the test inside the row loop keeps rows_per_pass's accumulators from registers).
     bool prune_padding_rows = false;
-    // grad_weight, > 0 (single_group only): read grad_output through a copy in blocks of that
-    // many channels (GradWeightFuncs::blocked_grad_output).
-    int grad_output_block = 0;
 };
 
 struct GradInputFuncs {
@@ -67,8 +66,9 @@ struct GradInputFuncs {
     Halide::Func accumulator;     // zero, then the reduction over r
     Halide::Func padded_grad_output;
     Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
-    // With weight_block > 0: the weight packed in blocks of that many input channels,
-    // (ci % block, co, kx, ky, kz, ci / block), which the reduction reads instead.
+    // With BackwardOptions::channel_block > 0: the weight packed in blocks of that many
+    // input channels, (ci % block, co, kx, ky, kz, ci / block), which the reduction reads
+    // instead.
     Halide::Func packed_weight;
     Halide::Expr weight_elements;  // of the whole weight
     Halide::RDom r;               // (kx, ky, kz, co within the group)
@@ -93,7 +93,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.weight_elements = kernel_extent[0] * kernel_extent[1] * kernel_extent[2] * out_channels_per_group *
                         in_channels_per_group;
     const bool single_group = options.single_group;
-    const int weight_block = options.weight_block;
+    const int weight_block = options.channel_block;
     Func weight_read = weight;
     if (weight_block > 0 && single_group) {
         Var ci_in("ci_in"), co("co"), kx("kx"), ky("ky"), kz("kz"), cb("cb"), ci("ci");
@@ -130,7 +130,7 @@ struct GradWeightFuncs {
     Halide::Func accumulator;  // zero, then the reduction over r
     Halide::Func padded_grad_output;
     Halide::Expr grad_output_channels;  // for schedules that size a copy of it
-    // With grad_output_block > 0: padded_grad_output in blocks of that many channels,
+    // With BackwardOptions::channel_block > 0: padded_grad_output in blocks of that many channels,
     // (c % block, x, y, z, c / block, n), which the reduction reads instead. A channel tile's
     // vectors at successive positions are then adjacent, not a whole position's channels
     // apart (unet_up_k2s2: 64 of every 544 bytes read).
@@ -162,8 +162,8 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     }
     const bool single_group = options.single_group;
     Func grad_output_read = f.padded_grad_output;
-    if (options.grad_output_block > 0 && single_group) {
-        const int block = options.grad_output_block;
+    if (options.channel_block > 0 && single_group) {
+        const int block = options.channel_block;
         Var c_in("c_in"), x("x"), y("y"), z("z"), cb("cb"), n("n"), c("c");
         f.blocked_grad_output = Func("blocked_grad_output");
         // Channels past the last one (in a partial last block) repeat it; no gradient uses them.

@@ -60,9 +60,7 @@ protected:
         BackwardOptions o;
         o.single_group = single_group();
         if (!on_gpu() && over_channels) {
-            const int tile = this->get_target().template natural_vector_size<float>() * int(channel_vectors);
-            o.weight_block = tile;
-            o.grad_output_block = tile;
+            o.channel_block = this->get_target().template natural_vector_size<float>() * int(channel_vectors);
             o.prune_padding_rows = true;
         }
         return o;
