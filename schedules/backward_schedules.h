@@ -230,14 +230,15 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     // tile re-reading its grad_output slice (unet_up_k2s2 grad_weight 0.24x -> 0.63x of oneDNN,
     // avx2).
     const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
+    // Blocked, any channel count takes whole tiles (a partial last one is computed whole).
+    const Expr co_fills_tile = blocked ? Internal::const_true() : co_extent >= tile_co;
     for (int tiles = std::max(1, k.ci_tiles); tiles > 1; tiles /= 2) {
         const int block_ci = tile_ci * tiles;
         const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
-        tile(out.specialize(co_extent >= tile_co && ci_extent >= block_ci && blocks >= 4), tile_co, block_ci);
+        tile(out.specialize(co_fills_tile && ci_extent >= block_ci && blocks >= 4), tile_co, block_ci);
     }
-    tile(out.specialize(co_extent >= tile_co && ci_extent >= tile_ci), tile_co, tile_ci);
+    tile(out.specialize(co_fills_tile && ci_extent >= tile_ci), tile_co, tile_ci);
     if (blocked) {
-        tile(out.specialize(ci_extent >= tile_ci), tile_co, tile_ci);
         tile(out, tile_co, 1);
     } else {
         if (tile_co > lanes) tile(out.specialize(co_extent >= lanes && ci_extent >= tile_ci), lanes, tile_ci);
