@@ -15,21 +15,6 @@ namespace {
 
 using detail::batched;
 using detail::fail;
-using detail::to_int;
-
-// The run-time geometry in the kernels' order: stride, padding, dilation on x, y, z (the
-// reverse of PyTorch's D, H, W), then groups (of each of group_calls calls).
-struct Geometry {
-    int v[10];
-    Geometry(const Params &p, int64_t group_calls) {
-        for (int a = 0; a < 3; a++) {
-            v[a] = to_int(p.stride[2 - a], "stride");
-            v[3 + a] = to_int(p.padding[2 - a], "padding");
-            v[6 + a] = to_int(p.dilation[2 - a], "dilation");
-        }
-        v[9] = to_int(p.groups / group_calls, "groups");
-    }
-};
 
 KernelChoice choice_for(const char *name, Device device, const DispatchOptions &opts, int64_t group_calls) {
     KernelChoice c{name, device, std::nullopt};
@@ -69,7 +54,7 @@ KernelChoice run_gradient(const detail::BackwardDispatch<Fn> &d, const char *gra
     using detail::GroupPart;
     using detail::HalideTensor;
     const KernelChoice c = choice_for(d.entry->name, device, opts, d.group_calls);
-    const Geometry geo(p, d.group_calls);
+    const detail::KernelGeometry geo(p, d.group_calls);
     const int *v = geo.v;
     for (int64_t g = 0; g < d.group_calls; g++) {
         HalideTensor a_buf(a.data, a.shape, device, GroupPart{a.group_dim, g, d.group_calls});

@@ -13,7 +13,6 @@ namespace convt3d {
 using detail::check_view;
 using detail::fail;
 using detail::overlaps;
-using detail::to_int;
 using detail::verbose;
 
 namespace detail {
@@ -24,6 +23,8 @@ void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTens
     // Unbatched (C, D, H, W) tensors run as a batch of one. A layer run one group at a time
     // gives each call its group's channels of every tensor.
     const Device device = input.device;
+    const KernelGeometry geo(p, group_calls);
+    const int *v = geo.v;
     for (int64_t g = 0; g < group_calls; g++) {
         HalideTensor in_buf(input.data, batched(input.shape), device, GroupPart{1, g, group_calls});
         HalideTensor w_buf(weight.data, weight.shape, device, GroupPart{0, g, group_calls});
@@ -36,13 +37,8 @@ void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTens
         HalideTensor out_buf(output.data, batched(output.shape), device, GroupPart{1, g, group_calls});
 
         prepare_halide_call();
-        const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(),
-                              to_int(p.stride[2], "stride"), to_int(p.stride[1], "stride"),
-                              to_int(p.stride[0], "stride"), to_int(p.padding[2], "padding"),
-                              to_int(p.padding[1], "padding"), to_int(p.padding[0], "padding"),
-                              to_int(p.dilation[2], "dilation"), to_int(p.dilation[1], "dilation"),
-                              to_int(p.dilation[0], "dilation"), to_int(p.groups / group_calls, "groups"),
-                              out_buf.get());
+        const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(), v[0], v[1], v[2],
+                              v[3], v[4], v[5], v[6], v[7], v[8], v[9], out_buf.get());
         check_kernel_result(result, what);
         if (device == Device::cuda) cuda_sync(out_buf.get());
     }

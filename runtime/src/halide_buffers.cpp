@@ -1,6 +1,7 @@
 #include "halide_buffers.h"
 
 #include "cuda_backend.h"
+#include "view_checks.h"
 #include "workspace_cache.h"
 
 #include <mutex>
@@ -48,6 +49,15 @@ HalideTensor::HalideTensor(const float *data, const Shape &torch_shape, Device d
     const int32_t extent = d.extent / static_cast<int32_t>(part.groups);
     buf_.host += part.index * extent * int64_t(d.stride) * int64_t(sizeof(float));
     d.extent = extent;
+}
+
+KernelGeometry::KernelGeometry(const Params &p, int64_t group_calls) {
+    for (int a = 0; a < 3; a++) {
+        v[a] = to_int(p.stride[2 - a], "stride");
+        v[3 + a] = to_int(p.padding[2 - a], "padding");
+        v[6 + a] = to_int(p.dilation[2 - a], "dilation");
+    }
+    v[9] = to_int(p.groups / group_calls, "groups");
 }
 
 HalideTensor::HalideTensor(int64_t n) : owned_(static_cast<size_t>(n), 0.0f) {

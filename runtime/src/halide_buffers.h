@@ -38,6 +38,13 @@ private:
     bool wrapped_device_ = false;
 };
 
+// The run-time geometry every kernel takes, in its order: stride, padding, dilation on x, y,
+// z (the reverse of PyTorch's D, H, W), then groups (of each of group_calls calls).
+struct KernelGeometry {
+    int v[10];
+    KernelGeometry(const Params &p, int64_t group_calls);
+};
+
 // Runs a forward kernel on validated views (bias null: zeros), group_calls times, each on
 // one group's channels, where dispatch runs the layer one group at a time
 // (KernelChoice::group_calls); throws BackendError naming `what` with Halide's message, and
