@@ -92,11 +92,7 @@ TEST_CASE("kernel_supports agrees with forcing a kernel and with its name", "[cp
         std::string first = first_for(p);
         int64_t calls = 1;
         if (p.groups > 1 && p.out_channels / p.groups >= 8) {
-            Params one = p;
-            one.in_channels /= p.groups;
-            one.out_channels /= p.groups;
-            one.groups = 1;
-            if (const std::string k = first_for(one); !kernel_supports(k, p)) {
+            if (const std::string k = first_for(one_group_of(p)); !kernel_supports(k, p)) {
                 first = k;
                 calls = p.groups;
             }

@@ -20,13 +20,6 @@ Case grouped_from(Case one, int64_t groups) {
     return one;
 }
 
-Params one_group_of(Params p) {
-    p.in_channels /= p.groups;
-    p.out_channels /= p.groups;
-    p.groups = 1;
-    return p;
-}
-
 }  // namespace
 
 TEST_CASE("a grouped layer runs once per group when one group's layer takes a groups == 1 kernel",

@@ -410,6 +410,13 @@ Params make_params(int64_t in_channels, int64_t out_channels, Triple kernel_size
     return p;
 }
 
+Params one_group_of(Params p) {
+    p.in_channels /= p.groups;
+    p.out_channels /= p.groups;
+    p.groups = 1;
+    return p;
+}
+
 Params seed_example_params() { return make_params(16, 33, {3, 5, 2}, {2, 1, 1}, {0, 4, 2}); }
 
 std::vector<NamedCase> edge_cases() {

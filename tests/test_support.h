@@ -118,6 +118,9 @@ Params make_params(int64_t in_channels, int64_t out_channels, Triple kernel_size
                    Triple padding = {0, 0, 0}, Triple output_padding = {0, 0, 0}, int64_t groups = 1,
                    bool bias = true, Triple dilation = {1, 1, 1});
 
+// One group's layer of a grouped one: channels divided by groups, groups = 1.
+Params one_group_of(Params p);
+
 // The seed example's layer: ConvTranspose3d(16, 33, (3, 5, 2), stride=(2, 1, 1), padding=(0, 4, 2)).
 Params seed_example_params();
 
