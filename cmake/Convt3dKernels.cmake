@@ -5,25 +5,41 @@
 
 # Compile-time specialisations, most specialised first; the runtime takes the first whose
 # preconditions hold. "generic" takes every parameter at run time and must stay last.
-set(CONVT3D_FORWARD_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k2s2 k3s2 k4s2 s1 generic_g1 generic)
+set(CONVT3D_FORWARD_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k3s2_dw k4s2_dw k2s2 k3s2 k4s2 s1 generic_g1 generic)
 set(CONVT3D_VARIANT_k2s2_g1 stride=2 kernel=2 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_k3s2_g1 stride=2 kernel=3 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_k4s2_g1 stride=2 kernel=4 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_s1_g1 stride=1 kernel=0 dilation=0 fixed_groups=1)
+# Depthwise (one input channel per group, any groups): the channel loop is gone, and the
+# schedule unrolls the taps around it.
+set(CONVT3D_VARIANT_k3s2_dw stride=2 kernel=3 dilation=1 fixed_groups=0 group_in_channels=1)
+set(CONVT3D_VARIANT_k4s2_dw stride=2 kernel=4 dilation=1 fixed_groups=0 group_in_channels=1)
 set(CONVT3D_VARIANT_k2s2 stride=2 kernel=2 dilation=1 fixed_groups=0)
 set(CONVT3D_VARIANT_k3s2 stride=2 kernel=3 dilation=1 fixed_groups=0)
 set(CONVT3D_VARIANT_k4s2 stride=2 kernel=4 dilation=1 fixed_groups=0)
 set(CONVT3D_VARIANT_s1 stride=1 kernel=0 dilation=0 fixed_groups=0)
 set(CONVT3D_VARIANT_generic_g1 stride=0 kernel=0 dilation=0 fixed_groups=1)
 set(CONVT3D_VARIANT_generic stride=0 kernel=0 dilation=0 fixed_groups=0)
-# The *_g1 variants only change the CPU schedule (groups == 1 lets every output channel
-# share the input loads); CUDA uses the grouped kernels for them. Those that vectorise over
+# The *_g1 and *_dw variants only change the CPU schedule (groups == 1 lets every output
+# channel share the input loads); CUDA uses the grouped kernels for them. Those that vectorise over
 # output channels need enough of them to fill their vectors: the runtime takes them only
 # from CONVT3D_MIN_OUT_CHANNELS_<variant> channels up.
-set(CONVT3D_CPU_ONLY_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 generic_g1)
+set(CONVT3D_CPU_ONLY_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k3s2_dw k4s2_dw generic_g1)
 foreach (v IN ITEMS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1)
     set(CONVT3D_MIN_OUT_CHANNELS_${v} 8)
 endforeach ()
+
+# The value a variant fixes for `key` (stride, kernel, dilation, fixed_groups,
+# group_in_channels) in OUT: 0 where it leaves it to run time.
+function(convt3d_variant_constant OUT variant key)
+    set(value 0)
+    foreach (constant IN LISTS CONVT3D_VARIANT_${variant})
+        if (constant MATCHES "^${key}=([0-9]+)$")
+            set(value ${CMAKE_MATCH_1})
+        endif ()
+    endforeach ()
+    set(${OUT} ${value} PARENT_SCOPE)
+endfunction()
 
 # CPU variants, best first; the runtime picks by CPU features. Never `host`.
 set(CONVT3D_CPU_ISAS avx512 avx2 sse41)

@@ -60,7 +60,7 @@ endfunction()
 # The built-in variant that the runtime would choose for this layer on the CPU: the first of
 # CONVT3D_FORWARD_VARIANTS whose constants (0 = any) and minimum out_channels hold, as the
 # runtime's entry_supports() decides (runtime/src/kernel_table.cpp).
-function(_convt3d_spec_variant OUT stride kernel dilation groups out_channels)
+function(_convt3d_spec_variant OUT stride kernel dilation groups in_channels out_channels)
     foreach (variant IN LISTS CONVT3D_FORWARD_VARIANTS)
         set(fits TRUE)
         foreach (constant IN LISTS CONVT3D_VARIANT_${variant})  # e.g. stride=2
@@ -71,6 +71,8 @@ function(_convt3d_spec_variant OUT stride kernel dilation groups out_channels)
                 continue()
             elseif (key STREQUAL "fixed_groups")
                 set(values ${groups})
+            elseif (key STREQUAL "group_in_channels")
+                math(EXPR values "${in_channels} / ${groups}")
             elseif (key MATCHES "^(stride|kernel|dilation)$")
                 set(values ${${key}})
             else ()
@@ -149,7 +151,7 @@ function(convt3d_add_specialised_kernel name)
     endforeach ()
 
     # Schedule knobs: the runtime's variant for this layer, then the layer's own entry.
-    _convt3d_spec_variant(variant "${stride}" "${kernel}" "${dilation}" ${groups} ${out_channels})
+    _convt3d_spec_variant(variant "${stride}" "${kernel}" "${dilation}" ${groups} ${in_channels} ${out_channels})
     string(JOIN x key_kernel ${kernel})
     string(JOIN x key_stride ${stride})
     string(JOIN x key_padding ${padding})

@@ -31,6 +31,8 @@ public:
     GeneratorParam<int> fixed_groups{"fixed_groups", 0};  // > 0: compiled for this many groups
     GeneratorParam<int> in_channels{"in_channels", 0};
     GeneratorParam<int> out_channels{"out_channels", 0};
+    // > 0: compiled for this many input channels per group (1: depthwise).
+    GeneratorParam<int> group_in_channels{"group_in_channels", 0};
     // The input size (N,C,D,H,W) that estimates assume; autoschedulers tune for it.
     GeneratorParam<std::string> estimate_input{"estimate_input", "2,32,16,32,64"};
 
@@ -48,6 +50,7 @@ public:
     GeneratorParam<int> channel_tiles_inner{"channel_tiles_inner", 0};
     GeneratorParam<int> pack_weights{"pack_weights", 0};
     GeneratorParam<int> ci_block{"ci_block", 0};
+    GeneratorParam<int> unroll_x_taps{"unroll_x_taps", 0};
     // CPU: the zero-padded input as zeros with the input copied over them (FormulationOptions).
     GeneratorParam<int> padding_by_copy{"padding_by_copy", 1};
 
@@ -73,6 +76,7 @@ public:
         Expr out_channels_per_group = weight.dim(3).extent();
         Expr in_channels_per_group = input.dim(3).extent() / groups;
         if (in_channels > 0 && fixed_groups > 0) in_channels_per_group = int(in_channels) / int(fixed_groups);
+        if (group_in_channels > 0) in_channels_per_group = int(group_in_channels);
         // The CPU schedule that vectorises over output channels reads packed weights.
         Func weight_read = weight;
         Func packed_weight;
@@ -110,7 +114,7 @@ public:
         } else {
             convt3d::apply_cpu_schedule(funcs_, get_target(),
                                         {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0, tile_y,
-                                         channel_tiles_inner != 0, ci_block});
+                                         channel_tiles_inner != 0, ci_block, unroll_x_taps != 0});
         }
     }
 
@@ -144,7 +148,7 @@ private:
         }
         const int n = in[0], ci = in_channels > 0 ? int(in_channels) : in[1];
         const int co = out_channels > 0 ? int(out_channels) : 32;
-        const int g = fixed_groups > 0 ? int(fixed_groups) : 1;
+        const int g = fixed_groups > 0 ? int(fixed_groups) : group_in_channels > 0 ? std::max(1, ci / group_in_channels) : 1;
         const int in_xyz[3] = {in[4], in[3], in[2]};
         int out_xyz[3], k_xyz[3];
         for (int d = 0; d < 3; d++) {
@@ -193,6 +197,10 @@ private:
             if (kernels_[d]) weight.dim(d).set_extent(kernels_[d]);
         }
         if (fixed_groups > 0) add_requirement(groups == fixed_groups, "this kernel is compiled for a fixed groups");
+        if (group_in_channels > 0) {
+            add_requirement(input.dim(3).extent() == groups * int(group_in_channels),
+                            "this kernel is compiled for a fixed number of input channels per group");
+        }
         if (in_channels > 0) {
             input.dim(3).set_extent(in_channels);
             weight.dim(4).set_extent(in_channels);

@@ -119,6 +119,7 @@ TEST_CASE("kernel_supports agrees with forcing a kernel and with its name", "[cp
                 for (int a = 0; a < 3; a++) CHECK(p.stride[a] == std::stoi(m[1]));
             }
             if (k.find("_g1") != std::string::npos) CHECK(p.groups == 1);
+            if (k.find("_dw") != std::string::npos) CHECK(p.in_channels == p.groups);
         }
     }
     CHECK(accepted > 400);  // more than "generic" alone
@@ -134,6 +135,11 @@ TEST_CASE("default dispatch picks a specialised kernel when its preconditions ho
     CHECK(choose_kernel(p, Device::cpu).kernel == "k3s2");
     p.kernel_size = {4, 4, 4};
     CHECK(choose_kernel(p, Device::cpu).kernel == "k4s2");
+    p.groups = 4;  // one input channel per group: depthwise
+    CHECK(choose_kernel(p, Device::cpu).kernel == "k4s2_dw");
+    p.kernel_size = {3, 3, 3};
+    CHECK(choose_kernel(p, Device::cpu).kernel == "k3s2_dw");
+    p.groups = 2;
     p.kernel_size = {3, 3, 3};
     p.dilation = {2, 2, 2};  // dilation 2, stride 2: nothing specialised applies
     CHECK(choose_kernel(p, Device::cpu).kernel == "generic");

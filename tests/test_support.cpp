@@ -20,17 +20,18 @@ int uniform(std::mt19937 &rng, int lo, int hi) { return std::uniform_int_distrib
 bool chance(std::mt19937 &rng, int num, int den) { return uniform(rng, 1, den) <= num; }
 
 // What a kernel's name promises: "k<K>s<S>..." fixes kernel K and stride S (dilation 1) on
-// every axis, "s<S>..." fixes stride S, a "_g1" anywhere fixes groups to 1. Only hints:
-// kernel_supports() decides.
+// every axis, "s<S>..." fixes stride S, a "_g1" anywhere fixes groups to 1, a "_dw" one
+// input channel per group (depthwise). Only hints: kernel_supports() decides.
 struct Hints {
     int kernel = 0, stride = 0, dilation = 0;
-    bool groups1 = false;
-    bool any() const { return kernel || stride || dilation || groups1; }
+    bool groups1 = false, depthwise = false;
+    bool any() const { return kernel || stride || dilation || groups1 || depthwise; }
 };
 
 Hints hints_from_name(const std::string &name) {
     Hints h;
     h.groups1 = name.find("_g1") != std::string::npos;
+    h.depthwise = name.find("_dw") != std::string::npos;
     static const std::regex ks("^k([0-9]+)s([0-9]+)"), s("^s([0-9]+)");
     std::smatch m;
     if (std::regex_search(name, m, ks)) {
@@ -56,6 +57,8 @@ Case draw(std::mt19937 &rng, const Hints &h, CaseSize size) {
     // Channels and groups.
     if (h.groups1) {
         p.groups = 1;
+    } else if (h.depthwise) {
+        p.groups = small ? uniform(rng, 1, 8) : uniform(rng, 4, 24);
     } else if (small) {
         const int r = uniform(rng, 1, 10);
         p.groups = r <= 5 ? 1 : r <= 9 ? uniform(rng, 2, 4) : uniform(rng, 5, 8);
@@ -63,7 +66,10 @@ Case draw(std::mt19937 &rng, const Hints &h, CaseSize size) {
         p.groups = chance(rng, 3, 5) ? 1 : uniform(rng, 2, 4);
     }
     const int g = static_cast<int>(p.groups);
-    if (g == 1) {
+    if (h.depthwise) {
+        p.in_channels = g;  // the channel multiplier (outputs per group) stays free
+        p.out_channels = g * uniform(rng, 1, small ? 3 : 2);
+    } else if (g == 1) {
         // Wide enough on the output side to cover channel-vector kernels' full vectors and tails.
         p.in_channels = small ? uniform(rng, 1, 12) : uniform(rng, 8, 32);
         p.out_channels = small ? uniform(rng, 1, 24) : uniform(rng, 16, 48);

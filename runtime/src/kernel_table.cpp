@@ -25,6 +25,7 @@ bool entry_supports(const ForwardKernelEntry &e, const Params &p) {
     return (e.stride == 0 || all_equal(p.stride, e.stride)) &&
            (e.kernel == 0 || all_equal(p.kernel_size, e.kernel)) &&
            (e.dilation == 0 || all_equal(p.dilation, e.dilation)) && (e.groups == 0 || p.groups == e.groups) &&
+           (e.group_in_channels == 0 || p.in_channels == p.groups * e.group_in_channels) &&
            p.out_channels >= e.min_out_channels;
 }
 
@@ -42,7 +43,8 @@ const ForwardKernelEntry &select_kernel(const Params &p, Device device, const Di
             throw Error("convt3d: kernel='" + opts.kernel + "' does not support these parameters "
                         "(it needs stride=" + std::to_string(e.stride) + ", kernel_size=" +
                         std::to_string(e.kernel) + ", dilation=" + std::to_string(e.dilation) +
-                        " on every axis, groups=" + std::to_string(e.groups) + "; 0 means any)");
+                        " on every axis, groups=" + std::to_string(e.groups) + ", input channels per group=" +
+                        std::to_string(e.group_in_channels) + "; 0 means any)");
         }
         return e;
     }

@@ -15,6 +15,7 @@ struct ForwardKernelEntry {
     const char *name;
     int stride, kernel, dilation;  // compile-time constants on all axes; 0 = any
     int groups;                    // 1: only groups == 1; 0 = any
+    int group_in_channels;         // input channels per group (1: depthwise); 0 = any
     int min_out_channels;          // below this the kernel's vectors would be mostly empty
     ForwardKernelFn cpu[3];        // indexed by CpuIsa
     bool tuned[3];                 // whether the schedule of cpu[i] came from the autotuner
