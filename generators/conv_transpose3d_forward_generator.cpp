@@ -51,6 +51,7 @@ public:
     GeneratorParam<int> pack_weights{"pack_weights", 0};
     GeneratorParam<int> ci_block{"ci_block", 0};
     GeneratorParam<int> unroll_x_taps{"unroll_x_taps", 0};
+    GeneratorParam<int> pad_input_per_task{"pad_input_per_task", 0};
     // CPU: the zero-padded input as zeros with the input copied over them (FormulationOptions).
     GeneratorParam<int> padding_by_copy{"padding_by_copy", 1};
 
@@ -114,7 +115,7 @@ public:
         } else {
             convt3d::apply_cpu_schedule(funcs_, get_target(),
                                         {vectors, tile_c, vectorize_c != 0, ci_inner != 0, pack_per_task != 0, tile_y,
-                                         channel_tiles_inner != 0, ci_block, unroll_x_taps != 0});
+                                         channel_tiles_inner != 0, ci_block, unroll_x_taps != 0, pad_input_per_task != 0});
         }
     }
 

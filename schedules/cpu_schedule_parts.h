@@ -76,6 +76,24 @@ inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded
     stage_transpose_tile(padded, blocked, cio, lanes);
 }
 
+// zero_then_copy (generators/conv_transpose3d_algorithm.h): the input copied over the zeros,
+// row by row in the order of the zeros' loops.
+inline void schedule_copy_over_zeros(Halide::Func padded, int lanes, PaddedLayout layout, bool parallel) {
+    using namespace Halide;
+    if (!padded.has_update_definition()) return;
+    const auto &v = padded.args();                            // x, y, z, c, n
+    const auto &rv = padded.update().get_schedule().rvars();  // the input's x, y, z
+    const RVar rx(rv[0].var), ry(rv[1].var), rz(rv[2].var);
+    Stage copy = padded.update();
+    if (layout == PaddedLayout::channel_rows) {
+        copy.reorder(rx, v[3], ry, rz, v[4]);
+    } else {
+        copy.reorder(rx, ry, rz, v[3], v[4]);
+    }
+    if (parallel) copy.parallel(rz);
+    copy.vectorize(rx, lanes, TailStrategy::GuardWithIf);
+}
+
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
 // evaluating the boundary condition (selects that vectorise into gathers) per element. It
 // is a boundary condition on the tensor, or zero_then_copy (zeros, then the tensor copied
@@ -106,41 +124,51 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
         materialize_channels_innermost_by_blocks(padded, lanes, channels);
         break;
     }
-    if (padded.has_update_definition()) {
-        // zero_then_copy (generators/conv_transpose3d_algorithm.h): the input copied over the
-        // zeros, row by row in the order of the zeros' loops.
-        const auto &rv = padded.update().get_schedule().rvars();  // the input's x, y, z
-        const RVar rx(rv[0].var), ry(rv[1].var), rz(rv[2].var);
-        Stage copy = padded.update();
-        if (layout == PaddedLayout::channel_rows) {
-            copy.reorder(rx, v[3], ry, rz, v[4]);
-        } else {
-            copy.reorder(rx, ry, rz, v[3], v[4]);
-        }
-        copy.parallel(rz).vectorize(rx, lanes, TailStrategy::GuardWithIf);
-    }
+    schedule_copy_over_zeros(padded, lanes, layout, true);
 }
+
+// The zero-padded tensor in the channel_rows layout, computed inside each task of `consumer`
+// at its loop `task`, for the channels (and batch items) that task reads. zero_then_copy's
+// copy covers every x, y and z of the tensor, so a task must span all of them.
+inline void compute_padded_rows_per_task(Halide::Func padded, Halide::Func consumer, const Halide::Var &task,
+                                         int lanes) {
+    using namespace Halide;
+    const auto &v = padded.args();  // x, y, z, c, n
+    padded.compute_at(consumer, task)
+        .reorder_storage(v[0], v[3], v[1], v[2], v[4])
+        .reorder(v[0], v[3], v[1], v[2], v[4])
+        .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+    schedule_copy_over_zeros(padded, lanes, PaddedLayout::channel_rows, false);
+}
+
+// What one task of an x-vectorised output tile's thread pool covers.
+enum class TileTasks {
+    depth_channels_batch,  // one z, one channel tile, one batch item
+    depth_batch,           // one z and batch item: every channel tile of a position tile runs
+                           // back to back over the same input (in L1 after the first)
+    channels_batch,        // one channel tile and batch item, every z inside: a task reads
+                           // only its own channels' input (depthwise), which it can pad itself
+};
 
 // The loops of an x-vectorised output tile: tile_x positions of x (vectorised) by tile_c
 // channels by tile_y rows (rows split only when tile_y > 1, ShiftInwards: callers make sure
-// the tensor has that many). Tasks are (z, channel tile, n) across the thread pool, the
-// innermost tile loop runs along x, and callers compute their accumulator at `xo`; or, with
-// channel_tiles_inner, tasks are (z, n), the channel tiles of one position tile run back to
-// back over the same input (in L1 after the first), and accumulators go at `co`.
+// the tensor has that many). The innermost tile loop runs along x; tasks (the loop `task`)
+// are as `tasks` says; callers compute their accumulator at tile_loop(tasks).
 struct XTile {
-    Halide::Var xo{"xo"}, xi{"xi"}, co{"co"}, ci{"ci"}, yo{"yo"}, yi{"yi"};
+    Halide::Var xo{"xo"}, xi{"xi"}, co{"co"}, ci{"ci"}, yo{"yo"}, yi{"yi"}, task{"task"};
 
     void apply(Halide::Stage s, const Halide::Var &x, const Halide::Var &y, const Halide::Var &z,
                const Halide::Var &c, const Halide::Var &n, int tile_x, int tile_c, Halide::TailStrategy x_tail,
-               int lanes, int tile_y = 1, bool channel_tiles_inner = false) const {
+               int lanes, int tile_y = 1, TileTasks tasks = TileTasks::depth_channels_batch) const {
         using namespace Halide;
-        Var zc("zc"), task("task");
+        Var zc("zc");
         s.split(x, xo, xi, tile_x, x_tail).split(c, co, ci, tile_c, TailStrategy::ShiftInwards);
         std::vector<VarOrRVar> order{xi, ci};
         if (tile_y > 1) {
             s.split(y, yo, yi, tile_y, TailStrategy::ShiftInwards);
             order.push_back(yi);
         }
+        const bool channel_tiles_inner = tasks == TileTasks::depth_batch;
         if (channel_tiles_inner) order.push_back(co);
         order.push_back(xo);
         order.push_back(tile_y > 1 ? yo : y);
@@ -148,15 +176,21 @@ struct XTile {
         if (!channel_tiles_inner) order.push_back(co);
         order.push_back(n);
         s.reorder(order);
-        if (channel_tiles_inner) {
-            s.fuse(z, n, task);
-        } else {
+        switch (tasks) {
+        case TileTasks::depth_channels_batch:
             s.fuse(z, co, zc).fuse(zc, n, task);
+            break;
+        case TileTasks::depth_batch:
+            s.fuse(z, n, task);
+            break;
+        case TileTasks::channels_batch:
+            s.fuse(co, n, task);
+            break;
         }
         s.parallel(task).vectorize(xi, lanes, TailStrategy::GuardWithIf);
     }
     // The loop to compute an accumulator at.
-    const Halide::Var &tile_loop(bool channel_tiles_inner) const { return channel_tiles_inner ? co : xo; }
+    const Halide::Var &tile_loop(TileTasks tasks) const { return tasks == TileTasks::depth_batch ? co : xo; }
 };
 
 }  // namespace convt3d
