@@ -52,6 +52,10 @@ public:
     GeneratorParam<int> ci_block{"ci_block", 0};
     GeneratorParam<int> unroll_x_taps{"unroll_x_taps", 0};
     GeneratorParam<int> pad_input_per_task{"pad_input_per_task", 0};
+    // CPU: skip the (y, z) taps that read zero padding (FormulationOptions); -1: only in the
+    // channel-vectorised schedules, whose y and z loops are outside the reduction. The
+    // x-vectorised ones test it once per y tap, outside the channel loop, when tile_y is 1.
+    GeneratorParam<int> prune_padding_rows{"prune_padding_rows", -1};
     // CPU: the zero-padded input as zeros with the input copied over them (FormulationOptions).
     GeneratorParam<int> padding_by_copy{"padding_by_copy", 1};
 
@@ -93,7 +97,8 @@ public:
         formulation.single_group = fixed_groups == 1;
         formulation.prune_x_taps = cpu_channel_vectors;
         formulation.x_phase_major = !get_target().has_gpu_feature() && !vectorize_c && phase_major;
-        formulation.prune_padding_rows = cpu_channel_vectors;
+        formulation.prune_padding_rows =
+            prune_padding_rows < 0 ? cpu_channel_vectors : !get_target().has_gpu_feature() && prune_padding_rows > 0;
         formulation.padding_by_copy = !get_target().has_gpu_feature() && !using_autoscheduler() && padding_by_copy;
         // Schedules may compute whole channel tiles past the last channel (never stored).
         Func bias_read = BoundaryConditions::repeat_edge(bias);
