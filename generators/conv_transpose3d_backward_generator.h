@@ -30,6 +30,7 @@ public:
     Halide::GeneratorParam<int> block_kz{"block_kz", 0};
     Halide::GeneratorParam<int> small_weights{"small_weights", 0};
     Halide::GeneratorParam<int> rows_per_pass{"rows_per_pass", 1};
+    Halide::GeneratorParam<int> taps_inner{"taps_inner", 0};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
     Halide::GeneratorParam<int> block_y{"block_y", 4};
     Halide::GeneratorParam<int> lanes_x{"lanes_x", 8};
@@ -48,7 +49,8 @@ protected:
     }
 
     BackwardCpuKnobs cpu_knobs() {
-        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights, rows_per_pass};
+        return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights, rows_per_pass,
+                taps_inner};
     }
     bool single_group() const { return fixed_groups == 1; }
     // The formulation the schedule reads: the CPU channel schedules read weights
