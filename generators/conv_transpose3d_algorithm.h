@@ -7,6 +7,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "zero_then_copy.h"
 
 #include <array>
 #include <vector>
@@ -105,19 +106,6 @@ struct FormulationOptions {
     // reduction; elsewhere the test lands in the inner loop.
     bool prune_padding_rows = false;
 };
-
-// (x, y, z, c, n) of `input` inside `box` (x, y, z) and zero elsewhere, as a pure zero
-// definition and an update that copies the input over it: both are dense along x. It must
-// be computed (not inlined) wherever it is used.
-inline Halide::Func zero_then_copy(const Halide::Func &input, const Halide::Region &box) {
-    using namespace Halide;
-    Func padded("zero_padded");
-    Var x("x"), y("y"), z("z"), c("c"), n("n");
-    padded(x, y, z, c, n) = 0.0f;
-    RDom r(box, "inside");
-    padded(r.x, r.y, r.z, c, n) = input(r.x, r.y, r.z, c, n);
-    return padded;
-}
 
 // input: (x, y, z, ci, n); weight: (kx, ky, kz, co_g, ci); bias: (c) (pass zeros when the
 // module has no bias). axes: x, y, z. Reads outside the input are zero.

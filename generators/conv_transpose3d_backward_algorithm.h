@@ -15,6 +15,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "zero_then_copy.h"
 
 #include <array>
 #include <vector>
@@ -38,10 +39,13 @@ inline Halide::Expr reaches_inside(const BackwardAxis &a, const Halide::Expr &i,
     return o >= 0 && o < extent;
 }
 
-// grad_output, zero outside its spatial extent (channels and batch are always inside).
-inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &extent) {
-    return Halide::BoundaryConditions::constant_exterior(
-        grad_output, 0.0f, {{0, extent[0]}, {0, extent[1]}, {0, extent[2]}});
+// grad_output, zero outside its spatial extent (channels and batch are always inside): a
+// boundary condition, or zeros with grad_output copied over them (by_copy).
+inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &extent,
+                                            bool by_copy = false) {
+    const Halide::Region box = {{0, extent[0]}, {0, extent[1]}, {0, extent[2]}};
+    if (by_copy) return zero_then_copy(grad_output, box);
+    return Halide::BoundaryConditions::constant_exterior(grad_output, 0.0f, box);
 }
 
 // Choices of formulation that leave the gradients unchanged but suit different schedules.
@@ -59,6 +63,9 @@ struct BackwardOptions {
     // input planes whose grad_output plane for a z tap is padding (rows too were no faster:
     // the test inside the row loop keeps rows_per_pass's accumulators from registers).
     bool prune_padding_rows = false;
+    // grad_output's zero padding as zeros with grad_output copied over them (zero_then_copy),
+    // for schedules that pad it per task: the copy has no gathers at the borders.
+    bool padding_by_copy = false;
 };
 
 struct GradInputFuncs {
@@ -106,7 +113,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     }
     f.output = Func("grad_input");
     f.accumulator = Func("grad_input_accumulator");
-    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
+    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
     f.r = RDom({{0, kernel_extent[0]}, {0, kernel_extent[1]}, {0, kernel_extent[2]}, {0, out_channels_per_group}},
                "r");
     if (options.prune_padding_rows) {
@@ -154,7 +161,7 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     GradWeightFuncs f;
     f.output = Func("grad_weight");
     f.accumulator = Func("grad_weight_accumulator");
-    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent);
+    f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
     f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
     f.grad_output_channels = grad_output_channels;
     if (options.prune_padding_rows) {

@@ -18,6 +18,8 @@ public:
 
     // Compile-time specialisation: 1 = compiled for groups == 1 (0 = any).
     Halide::GeneratorParam<int> fixed_groups{"fixed_groups", 0};
+    // > 0: compiled for this many input channels per group (1: depthwise).
+    Halide::GeneratorParam<int> group_in_channels{"group_in_channels", 0};
 
     // Schedule knobs (see schedules/backward_schedules.h); values from schedules/backward.json.
     Halide::GeneratorParam<int> vectors{"vectors", 2};
@@ -31,6 +33,7 @@ public:
     Halide::GeneratorParam<int> small_weights{"small_weights", 0};
     Halide::GeneratorParam<int> rows_per_pass{"rows_per_pass", 1};
     Halide::GeneratorParam<int> taps_inner{"taps_inner", 0};
+    Halide::GeneratorParam<int> pad_per_task{"pad_per_task", 0};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
     Halide::GeneratorParam<int> block_y{"block_y", 4};
     Halide::GeneratorParam<int> lanes_x{"lanes_x", 8};
@@ -50,7 +53,7 @@ protected:
 
     BackwardCpuKnobs cpu_knobs() {
         return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights, rows_per_pass,
-                taps_inner};
+                taps_inner, pad_per_task};
     }
     bool single_group() const { return fixed_groups == 1; }
     // The formulation the schedule reads: the CPU channel schedules read weights
@@ -65,6 +68,7 @@ protected:
             o.channel_block = this->get_target().template natural_vector_size<float>() * int(channel_vectors);
             o.prune_padding_rows = true;
         }
+        o.padding_by_copy = !on_gpu() && pad_per_task;
         return o;
     }
     BackwardCudaKnobs cuda_knobs() {
@@ -93,6 +97,14 @@ protected:
         this->add_requirement(groups > 0 && in_channels % groups == 0 && out_channels % groups == 0,
                               "groups must divide the input and output channels");
         if (single_group()) this->add_requirement(groups == 1, "this kernel is compiled for groups == 1");
+        if (group_in_channels > 0) {
+            this->add_requirement(in_channels == groups * int(group_in_channels),
+                                  "this kernel is compiled for a fixed number of input channels per group");
+        }
+    }
+    // The input channels of one group: fixed at compile time, or in_channels / groups.
+    Halide::Expr in_channels_per_group(const Halide::Expr &in_channels) const {
+        return group_in_channels > 0 ? Halide::Expr(int(group_in_channels)) : in_channels / groups;
     }
 };
 

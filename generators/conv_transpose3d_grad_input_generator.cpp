@@ -17,7 +17,7 @@ public:
         const Expr in_channels = grad_input.dim(3).extent();
         funcs_ = convt3d::define_grad_input(
             grad_output, {grad_output.dim(0).extent(), grad_output.dim(1).extent(), grad_output.dim(2).extent()}, weight,
-            {weight.dim(0).extent(), weight.dim(1).extent(), weight.dim(2).extent()}, axes(), in_channels / groups,
+            {weight.dim(0).extent(), weight.dim(1).extent(), weight.dim(2).extent()}, axes(), in_channels_per_group(in_channels),
             weight.dim(3).extent(), backward_options());
         grad_input(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n) =
             funcs_.output(funcs_.x, funcs_.y, funcs_.z, funcs_.c, funcs_.n);

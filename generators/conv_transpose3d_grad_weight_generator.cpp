@@ -18,7 +18,7 @@ public:
         funcs_ = convt3d::define_grad_weight(
             input, {input.dim(0).extent(), input.dim(1).extent(), input.dim(2).extent(), input.dim(4).extent()},
             grad_output, {grad_output.dim(0).extent(), grad_output.dim(1).extent(), grad_output.dim(2).extent()},
-            grad_output.dim(3).extent(), axes(), in_channels / groups, grad_weight.dim(3).extent(), backward_options());
+            grad_output.dim(3).extent(), axes(), in_channels_per_group(in_channels), grad_weight.dim(3).extent(), backward_options());
         const auto &f = funcs_;
         grad_weight(f.kx, f.ky, f.kz, f.co, f.ci) = funcs_.output(f.kx, f.ky, f.kz, f.co, f.ci);
         funcs_.output = grad_weight;

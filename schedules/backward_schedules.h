@@ -26,6 +26,11 @@ struct BackwardCpuKnobs {
     int small_weights = 0;        // grad_input (with block_kz): up to this many weights, tasks are z planes of all channel tiles
     int rows_per_pass = 1;        // grad_weight: input rows each register tile sums over between loads and stores of its accumulators
     int taps_inner = 0;           // grad_weight, x-vectorised (with vectorize_reduction): every tap summed along each input row in turn
+    // x-vectorised kernels: each task pads the grad_output it reads itself (zeros, then
+    // grad_output copied over them; in L2) instead of all tasks reading one padded copy made
+    // first. For depthwise layers, whose tasks read only their own channels (grad_input's
+    // tasks become (channel tile, n) with every z inside).
+    int pad_per_task = 0;
 };
 
 struct BackwardCudaKnobs {
@@ -168,15 +173,20 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
     const XTile t;
     // Full tiles overlap at the edges (ShiftInwards recomputes identical values); small
     // tensors take one guarded vector per tile.
+    const TileTasks tasks = k.pad_per_task ? TileTasks::channels_batch : TileTasks::depth_channels_batch;
     auto tile = [&](Stage s, int tx, int tc, TailStrategy tail) {
-        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, tail, lanes);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, tail, lanes, 1, tasks);
     };
     const Expr full = out.output_buffer().dim(0).extent() >= tile_x && out.output_buffer().dim(3).extent() >= k.tile_c;
     for (const Expr &fast : f.fast_paths) tile(out.specialize(fast && full), tile_x, k.tile_c, TailStrategy::ShiftInwards);
     tile(out.specialize(full), tile_x, k.tile_c, TailStrategy::ShiftInwards);
     tile(out, lanes, 1, TailStrategy::GuardWithIf);
 
-    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
+    if (k.pad_per_task) {
+        compute_padded_rows_per_task(f.padded_grad_output, out, t.task, lanes);
+    } else {
+        materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
+    }
     acc.compute_at(out, t.xo);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp).split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf).unroll(aci);
@@ -283,7 +293,11 @@ inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Tar
     Var task("task");
     for (const Expr &fast : f.fast_paths) out.specialize(fast).fuse(f.co, f.ci, task).parallel(task);
     out.fuse(f.co, f.ci, task).parallel(task);
-    materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
+    if (k.pad_per_task) {
+        compute_padded_rows_per_task(f.padded_grad_output, out, task, lanes);
+    } else {
+        materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
+    }
     if (k.taps_inner && k.vectorize_reduction) {
         // Every tap of the task along one input row before the next row, so the row and the
         // grad_output rows it reaches are read from L1 by all taps, rather than one pass over

@@ -56,16 +56,14 @@ Case random_backward_case(std::mt19937 &rng, const std::string &kernel, CaseSize
         const std::vector<std::string> names = backward_kernel_names(g, Device::cpu);
         if (std::find(names.begin(), names.end(), kernel) != names.end()) gradients.push_back(g);
     }
-    constexpr int kMaxDraws = 20000;
-    for (int i = 0; i < kMaxDraws && !gradients.empty(); i++) {
-        const Case c = random_case(rng, "generic", size);
-        if (std::all_of(gradients.begin(), gradients.end(),
-                        [&](const std::string &g) { return backward_kernel_supports(g, kernel, c.params); })) {
-            return c;
-        }
-    }
-    throw std::runtime_error("no parameters found for backward kernel '" + kernel + "' in " +
-                             std::to_string(kMaxDraws) + " random draws");
+    if (gradients.empty()) throw std::runtime_error("no backward kernel is named '" + kernel + "'");
+    return random_case(
+        rng, kernel,
+        [&](const Params &p) {
+            return std::all_of(gradients.begin(), gradients.end(),
+                               [&](const std::string &g) { return backward_kernel_supports(g, kernel, p); });
+        },
+        size);
 }
 
 BackwardInputs make_backward_inputs(std::mt19937 &rng, const Case &c, bool integers) {

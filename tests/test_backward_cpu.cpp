@@ -69,7 +69,7 @@ TEST_CASE("backward on every CPU ISA matches the reference on random parameters"
             if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
         }
     }
-    REQUIRE(kernels.size() >= 4);  // "", "g1", "generic", "cv"
+    REQUIRE(kernels.size() >= 5);  // "", "g1", "dw", "generic", "cv"
     const int count = scaled(kSmallCasesPerIsa), medium = scaled(kMediumCasesPerIsa);
     Coverage total;
     for (CpuIsa isa : isas) {
@@ -366,6 +366,18 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
     p.out_channels = 32;
     p.groups = 8;
     CHECK_FALSE(backward_kernel_supports("grad_weight", "cv", p));
+    CHECK_FALSE(backward_kernel_supports("grad_input", "dw", p));  // 2 input channels per group
+    p.groups = 16;  // one input channel per group: depthwise, two outputs per group
+    CHECK(backward_kernel_supports("grad_input", "dw", p));
+    CHECK(backward_kernel_supports("grad_weight", "dw", p));
+    CHECK_FALSE(backward_kernel_supports("grad_bias", "dw", p));
+    const Tensor w_dw = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
+    Tensor gw_dw(weight_shape(p));
+    const TensorView gw_dw_v = gw_dw.view();
+    c = conv_transpose3d_backward(g.view(), x.view(), w_dw.view(), &gi_v, &gw_dw_v, &gb_v, p);
+    CHECK(c.grad_input->kernel == "dw");
+    CHECK(c.grad_weight->kernel == "dw");
+    CHECK(c.grad_bias->kernel == "generic");
 }
 
 TEST_CASE("backward results do not depend on the number of threads", "[cpu][backward]") {

@@ -20,8 +20,9 @@ int uniform(std::mt19937 &rng, int lo, int hi) { return std::uniform_int_distrib
 bool chance(std::mt19937 &rng, int num, int den) { return uniform(rng, 1, den) <= num; }
 
 // What a kernel's name promises: "k<K>s<S>..." fixes kernel K and stride S (dilation 1) on
-// every axis, "s<S>..." fixes stride S, a "_g1" anywhere fixes groups to 1, a "_dw" one
-// input channel per group (depthwise). Only hints: kernel_supports() decides.
+// every axis, "s<S>..." fixes stride S, a "g1" part (between underscores, or alone) fixes
+// groups to 1, a "dw" part one input channel per group (depthwise). Only hints: the
+// kernel's own preconditions decide.
 struct Hints {
     int kernel = 0, stride = 0, dilation = 0;
     bool groups1 = false, depthwise = false;
@@ -30,8 +31,9 @@ struct Hints {
 
 Hints hints_from_name(const std::string &name) {
     Hints h;
-    h.groups1 = name.find("_g1") != std::string::npos;
-    h.depthwise = name.find("_dw") != std::string::npos;
+    static const std::regex g1("(^|_)g1($|_)"), dw("(^|_)dw($|_)");
+    h.groups1 = std::regex_search(name, g1);
+    h.depthwise = std::regex_search(name, dw);
     static const std::regex ks("^k([0-9]+)s([0-9]+)"), s("^s([0-9]+)");
     std::smatch m;
     if (std::regex_search(name, m, ks)) {
@@ -137,13 +139,18 @@ Tensor placed(const std::vector<float> &values, int64_t offset, int64_t after, f
 }
 
 Case random_case(std::mt19937 &rng, const std::string &kernel, CaseSize size) {
+    return random_case(rng, kernel, [&](const Params &p) { return kernel_supports(kernel, p); }, size);
+}
+
+Case random_case(std::mt19937 &rng, const std::string &kernel, const std::function<bool(const Params &)> &accepts,
+                 CaseSize size) {
     const Hints hints = hints_from_name(kernel);
     constexpr int kMaxDraws = 20000;
     for (int attempt = 0; attempt < kMaxDraws; attempt++) {
         // Nine in ten draws follow the name's hints; the rest are unconstrained, so a kernel
         // whose name says nothing (or says it wrongly) is still reached through kernel_supports.
         const Case c = draw(rng, hints.any() && chance(rng, 9, 10) ? hints : Hints{}, size);
-        if (!affordable(c, size) || !kernel_supports(kernel, c.params)) continue;
+        if (!affordable(c, size) || !accepts(c.params)) continue;
         try {
             output_shape(c.params, c.input_shape);
         } catch (const Error &e) {

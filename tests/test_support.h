@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ enum class CaseSize {
 // found within a bounded number of draws (a kernel whose preconditions the generator
 // cannot meet), instead of looping forever.
 Case random_case(std::mt19937 &rng, const std::string &kernel, CaseSize size = CaseSize::small);
+// The same, drawn with the hints of `name` and judged by `accepts` (for kernels that are not
+// the forward pass's: backward_kernel_supports()).
+Case random_case(std::mt19937 &rng, const std::string &name, const std::function<bool(const Params &)> &accepts,
+                 CaseSize size = CaseSize::small);
 std::string describe(const Case &c);
 
 // Uniform in [-1, 1], or (integers = true) small integers in [-3, 3], for which every

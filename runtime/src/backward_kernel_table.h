@@ -28,6 +28,7 @@ struct BackwardKernelEntry {
     int stride;        // compile-time stride on every axis; 0 = any
     int groups;        // 1: only groups == 1; 0 = any
     int min_in_channels, min_out_channels;  // per group: with fewer, its vectors would be mostly empty
+    int group_in_channels;  // input channels per group (1: depthwise); 0 = any
     Fn cpu[3];    // indexed by CpuIsa
     Fn cuda;      // nullptr when CUDA was not built
 };
@@ -47,7 +48,8 @@ template<typename Fn>
 bool backward_entry_supports(const BackwardKernelEntry<Fn> &e, const Params &p) {
     return (e.stride == 0 || (p.stride[0] == e.stride && p.stride[1] == e.stride && p.stride[2] == e.stride)) &&
            (e.groups == 0 || p.groups == e.groups) && p.in_channels / p.groups >= e.min_in_channels &&
-           p.out_channels / p.groups >= e.min_out_channels;
+           p.out_channels / p.groups >= e.min_out_channels &&
+           (e.group_in_channels == 0 || p.in_channels == p.groups * e.group_in_channels);
 }
 
 template<typename Fn>
@@ -79,7 +81,8 @@ const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t
         throw Error("convt3d: kernel='" + forced + "' does not support these parameters for " + t.gradient +
                     " (it needs stride=" + std::to_string(e.stride) + " on every axis, groups=" +
                     std::to_string(e.groups) + ", at least " + std::to_string(e.min_in_channels) + " input and " +
-                    std::to_string(e.min_out_channels) + " output channels per group; 0 means any)");
+                    std::to_string(e.min_out_channels) + " output channels per group, exactly " +
+                    std::to_string(e.group_in_channels) + " input channels per group; 0 means any)");
     }
     if (!forced.empty()) {
         throw Error("convt3d: kernel='" + forced + "' is not a compiled " + to_string(device) + " " + t.gradient +
