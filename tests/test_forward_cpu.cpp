@@ -131,6 +131,9 @@ TEST_CASE("default dispatch picks a specialised kernel when its preconditions ho
     CHECK(choose_kernel(p, Device::cpu).kernel.rfind("k2s2", 0) == 0);
     p.groups = 2;
     CHECK(choose_kernel(p, Device::cpu).kernel == "k2s2");
+    p.groups = 4;
+    CHECK(choose_kernel(p, Device::cpu).kernel == "k2s2_dw");
+    p.groups = 2;
     p.kernel_size = {3, 3, 3};
     CHECK(choose_kernel(p, Device::cpu).kernel == "k3s2");
     p.kernel_size = {4, 4, 4};
