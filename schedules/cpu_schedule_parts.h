@@ -76,7 +76,7 @@ inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded
     stage_transpose_tile(padded, blocked, cio, lanes);
 }
 
-// zero_then_copy (generators/conv_transpose3d_algorithm.h): the input copied over the zeros,
+// zero_then_copy (generators/zero_then_copy.h): the input copied over the zeros,
 // row by row in the order of the zeros' loops.
 inline void schedule_copy_over_zeros(Halide::Func padded, int lanes, PaddedLayout layout, bool parallel) {
     using namespace Halide;
