@@ -5,16 +5,17 @@
 
 # Compile-time specialisations, most specialised first; the runtime takes the first whose
 # preconditions hold. "generic" takes every parameter at run time and must stay last.
-set(CONVT3D_FORWARD_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k2s2_dw k3s2_dw k4s2_dw k2s2 k3s2 k4s2 s1 generic_g1 generic)
+set(CONVT3D_FORWARD_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k2s2_dw k3s2_dw k4s2_dw s1_dw k2s2 k3s2 k4s2 s1 generic_g1 generic)
 set(CONVT3D_VARIANT_k2s2_g1 stride=2 kernel=2 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_k3s2_g1 stride=2 kernel=3 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_k4s2_g1 stride=2 kernel=4 dilation=1 fixed_groups=1)
 set(CONVT3D_VARIANT_s1_g1 stride=1 kernel=0 dilation=0 fixed_groups=1)
-# Depthwise (one input channel per group, any groups): the channel loop is gone, and the
-# schedule unrolls the taps around it.
+# Depthwise (one input channel per group, any groups): the channel loop is gone, each task
+# pads its own channels' input, and the phase-major ones unroll the x taps around it.
 set(CONVT3D_VARIANT_k2s2_dw stride=2 kernel=2 dilation=1 fixed_groups=0 group_in_channels=1)
 set(CONVT3D_VARIANT_k3s2_dw stride=2 kernel=3 dilation=1 fixed_groups=0 group_in_channels=1)
 set(CONVT3D_VARIANT_k4s2_dw stride=2 kernel=4 dilation=1 fixed_groups=0 group_in_channels=1)
+set(CONVT3D_VARIANT_s1_dw stride=1 kernel=0 dilation=0 fixed_groups=0 group_in_channels=1)
 set(CONVT3D_VARIANT_k2s2 stride=2 kernel=2 dilation=1 fixed_groups=0)
 set(CONVT3D_VARIANT_k3s2 stride=2 kernel=3 dilation=1 fixed_groups=0)
 set(CONVT3D_VARIANT_k4s2 stride=2 kernel=4 dilation=1 fixed_groups=0)
@@ -25,7 +26,7 @@ set(CONVT3D_VARIANT_generic stride=0 kernel=0 dilation=0 fixed_groups=0)
 # channel share the input loads); CUDA uses the grouped kernels for them. Those that vectorise over
 # output channels need enough of them to fill their vectors: the runtime takes them only
 # from CONVT3D_MIN_OUT_CHANNELS_<variant> channels up.
-set(CONVT3D_CPU_ONLY_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k2s2_dw k3s2_dw k4s2_dw generic_g1)
+set(CONVT3D_CPU_ONLY_VARIANTS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1 k2s2_dw k3s2_dw k4s2_dw s1_dw generic_g1)
 foreach (v IN ITEMS k2s2_g1 k3s2_g1 k4s2_g1 s1_g1)
     set(CONVT3D_MIN_OUT_CHANNELS_${v} 8)
 endforeach ()

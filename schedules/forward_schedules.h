@@ -51,10 +51,11 @@ struct CpuScheduleKnobs {
     // loop inside them is known to be one channel (depthwise: k3s2_dw 20% faster), where
     // a loop of 1-2 taps around a few FMAs is mostly loop overhead.
     bool unroll_x_taps = false;
-    // phase-major template only: tasks are (channel tile, n) with every z inside, and each
+    // x-vectorised templates: tasks are (channel tile, n) with every z inside, and each
     // pads its own channels' input (in L2) instead of reading one padded copy of the whole
     // input made first. For depthwise layers, whose tiles read only their own channels:
-    // k3s2_dw 1.59 -> 1.14 ms, the padded copy had been a fifth of the time.
+    // k3s2_dw 1.59 -> 1.14 ms (the padded copy had been a fifth of the time), s1_dw on a
+    // k3s1p1 layer of depthwise_k3s2's size 0.97 -> 0.65 ms.
     bool pad_input_per_task = false;
 };
 
@@ -164,7 +165,9 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     // Tiles overlap at the tensor's edge (ShiftInwards: recomputed values are identical)
     // rather than being guarded, so the register tile always has a constant size. Narrow
     // outputs take one vector per tile, with predicated stores past the edge.
-    const TileTasks tasks = k.channel_tiles_inner ? TileTasks::depth_batch : TileTasks::depth_channels_batch;
+    const TileTasks tasks = k.pad_input_per_task    ? TileTasks::channels_batch
+                            : k.channel_tiles_inner ? TileTasks::depth_batch
+                                                    : TileTasks::depth_channels_batch;
     auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail, int ty = 1) {
         t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes, ty, tasks);
     };
@@ -181,7 +184,11 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     branches(Internal::const_true());
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
-    materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
+    if (k.pad_input_per_task) {
+        compute_padded_rows_per_task(f.padded_input, out, t.task, lanes);
+    } else {
+        materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
+    }
     if (f.packed_weight.defined()) {
         // Blocks of tile_c channels (pack_weight_in_channel_blocks): each step of the
         // input-channel loop broadcasts tile_c neighbouring weights instead of tile_c

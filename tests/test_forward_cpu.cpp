@@ -153,6 +153,8 @@ TEST_CASE("default dispatch picks a specialised kernel when its preconditions ho
     CHECK(choose_kernel(p, Device::cpu).kernel == "generic");
     p.stride = {1, 1, 1};
     CHECK(choose_kernel(p, Device::cpu).kernel == "s1");
+    p.groups = 4;
+    CHECK(choose_kernel(p, Device::cpu).kernel == "s1_dw");
     p.groups = 1;
     CHECK(choose_kernel(p, Device::cpu).kernel == "s1_g1");
     p.out_channels = 4;  // too few output channels for the channel-vector kernels
