@@ -37,34 +37,15 @@ void report(const char *gradient, const KernelChoice &c) {
     if (detail::verbose()) std::fprintf(stderr, "convt3d: %s kernel %s\n", gradient, c.describe().c_str());
 }
 
-// A tensor a gradient kernel takes, and the PyTorch dimension whose channels a call that
-// runs one group sees only that group's part of.
-struct Operand {
-    const float *data;
-    const Shape &shape;
-    int group_dim;
-};
-
 // Runs a grad_input or grad_weight kernel (both take the geometry, two tensors and the
 // output), once per group where dispatch runs the layer one group at a time.
 template<typename Fn>
 KernelChoice run_gradient(const detail::BackwardDispatch<Fn> &d, const char *gradient, const Params &p,
-                          Device device, const DispatchOptions &opts, const Operand &a, const Operand &b,
-                          const Operand &out) {
-    using detail::GroupPart;
-    using detail::HalideTensor;
+                          Device device, const DispatchOptions &opts, const detail::GradientOperand &a,
+                          const detail::GradientOperand &b, const detail::GradientOperand &out) {
     const KernelChoice c = choice_for(d.entry->name, device, opts, d.group_calls);
-    const detail::KernelGeometry geo(p, d.group_calls);
-    const int *v = geo.v;
-    for (int64_t g = 0; g < d.group_calls; g++) {
-        HalideTensor a_buf(a.data, a.shape, device, GroupPart{a.group_dim, g, d.group_calls});
-        HalideTensor b_buf(b.data, b.shape, device, GroupPart{b.group_dim, g, d.group_calls});
-        HalideTensor out_buf(out.data, out.shape, device, GroupPart{out.group_dim, g, d.group_calls});
-        detail::prepare_halide_call();
-        const int r = kernel_function(*d.entry, c)(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-                                                    a_buf.get(), b_buf.get(), out_buf.get());
-        finish(r, gradient, c, out_buf.get());
-    }
+    detail::run_gradient_kernel(kernel_function(*d.entry, c), d.group_calls, p, device, a, b, out,
+                                std::string(gradient) + " kernel " + c.describe());
     report(gradient, c);
     return c;
 }

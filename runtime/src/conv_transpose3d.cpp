@@ -44,6 +44,23 @@ void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTens
     }
 }
 
+void run_gradient_kernel(GradientKernelFn fn, int64_t group_calls, const Params &p, Device device,
+                         const GradientOperand &a, const GradientOperand &b, const GradientOperand &out,
+                         const std::string &what) {
+    const KernelGeometry geo(p, group_calls);
+    const int *v = geo.v;
+    for (int64_t g = 0; g < group_calls; g++) {
+        HalideTensor a_buf(a.data, a.shape, device, GroupPart{a.group_dim, g, group_calls});
+        HalideTensor b_buf(b.data, b.shape, device, GroupPart{b.group_dim, g, group_calls});
+        HalideTensor out_buf(out.data, out.shape, device, GroupPart{out.group_dim, g, group_calls});
+        prepare_halide_call();
+        const int result = fn(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], a_buf.get(), b_buf.get(),
+                              out_buf.get());
+        check_kernel_result(result, what);
+        if (device == Device::cuda) cuda_sync(out_buf.get());
+    }
+}
+
 }  // namespace detail
 
 KernelChoice conv_transpose3d(const ConstTensorView &input, const ConstTensorView &weight,

@@ -53,6 +53,26 @@ void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTens
                         const ConstTensorView &weight, const ConstTensorView *bias, const TensorView &output,
                         const Params &p, const std::string &what);
 
+// The signature of the grad_input and grad_weight kernels: the geometry (as KernelGeometry),
+// then two tensors and the gradient (generators/conv_transpose3d_backward_generator.h).
+using GradientKernelFn = int (*)(int, int, int, int, int, int, int, int, int, int, halide_buffer_t *,
+                                 halide_buffer_t *, halide_buffer_t *);
+
+// A tensor a gradient kernel takes (batched, in PyTorch order), and the dimension whose
+// channels a call that runs one group sees only that group's part of.
+struct GradientOperand {
+    const float *data;
+    const Shape &shape;
+    int group_dim;
+};
+
+// Runs a grad_input or grad_weight kernel on (a, b) into out, group_calls times as
+// run_forward_kernel does; throws BackendError naming `what`, and returns after a CUDA
+// kernel has finished.
+void run_gradient_kernel(GradientKernelFn fn, int64_t group_calls, const Params &p, Device device,
+                         const GradientOperand &a, const GradientOperand &b, const GradientOperand &out,
+                         const std::string &what);
+
 // Throws BackendError with Halide's message when a kernel returned non-zero.
 void check_kernel_result(int result, const std::string &what);
 // Before each kernel call: clears the message captured from Halide on this thread, and

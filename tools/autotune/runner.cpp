@@ -1,5 +1,6 @@
 // convt3d-tune-runner: the measuring half of the autotuner. It loads one candidate kernel
-// (a shared object that convt3d-autotune compiled from the forward generator), checks it
+// (a shared object that convt3d-autotune compiled from the forward generator, or with
+// --gradient from the grad_input or grad_weight generator), checks it
 // against the double-precision reference on small versions of the suite cases, and times
 // it on the cases themselves. It needs no Halide, so candidates can be built on one machine
 // and measured on another. The Halide runtime the candidates use is this executable's own
@@ -7,9 +8,11 @@
 // (--device cuda) runs on device copies of the data; each timed run waits for the GPU.
 #include "convt3d/convt3d.hpp"
 
+#include "backward_kernel_table.h"
 #include "cuda_backend.h"
 #include "halide_buffers.h"
 #include "reference.h"
+#include "reference_backward.h"
 #include "suite.h"
 
 #include <CLI/CLI.hpp>
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <random>
@@ -60,6 +64,50 @@ void run_kernel(ForwardKernelFn fn, Operands &o) {
     detail::run_forward_kernel(fn, o.group_calls, o.x.view(), o.w.view(), &b, o.y.view(), o.params, "candidate");
 }
 
+// What a candidate computes: the forward pass, or one gradient (its generator's signature).
+enum class Pass { forward, grad_input, grad_weight };
+
+// A gradient candidate's tensors for one case: the forward's input and weight, grad_output,
+// and the gradient (poisoned with NaN), in as many calls as the runtime makes for it.
+struct GradientOperands {
+    Params params;
+    int64_t group_calls;
+    Shape x_shape, w_shape, y_shape;
+    Tensor x, w, g, out;
+
+    GradientOperands(const SuiteCase &c, const bench::CaseData &d, Pass pass, Device device)
+        : params(c.params),
+          group_calls(pass == Pass::grad_input
+                          ? detail::select_backward(detail::grad_input_table(), c.params, device, "").group_calls
+                          : detail::select_backward(detail::grad_weight_table(), c.params, device, "").group_calls),
+          x_shape(d.x_shape),
+          w_shape(d.w_shape),
+          y_shape(d.y_shape),
+          x(Tensor::from_vector(d.x, d.x_shape).to(device)),
+          w(Tensor::from_vector(d.w, d.w_shape).to(device)),
+          g(Tensor::from_vector(bench::make_grad_output(d), d.y_shape).to(device)),
+          out(pass == Pass::grad_input ? d.x_shape : d.w_shape, device) {
+        out.fill(std::numeric_limits<float>::quiet_NaN());
+    }
+};
+
+// Runs a gradient candidate as the runtime runs its kernels (once per group where it would).
+void run_gradient(detail::GradientKernelFn fn, GradientOperands &o, Pass pass, Device device) {
+    if (pass == Pass::grad_input) {
+        detail::run_gradient_kernel(fn, o.group_calls, o.params, device, {o.g.data(), o.y_shape, 1},
+                                    {o.w.data(), o.w_shape, 0}, {o.out.data(), o.x_shape, 1}, "candidate");
+    } else {
+        detail::run_gradient_kernel(fn, o.group_calls, o.params, device, {o.x.data(), o.x_shape, 1},
+                                    {o.g.data(), o.y_shape, 1}, {o.out.data(), o.w_shape, 0}, "candidate");
+    }
+}
+
+// A loaded candidate: its function, and what it computes.
+struct Candidate {
+    void *fn;
+    Pass pass;
+};
+
 // The case with batch 1 and spatial extents cut to at most 6 (grown back where the
 // padding would leave no output), so that the reference is quick.
 Shape small_input_shape(const SuiteCase &c) {
@@ -77,30 +125,16 @@ Shape small_input_shape(const SuiteCase &c) {
     return s;
 }
 
-// Max |candidate - reference| on `shape` (batch item 0 only), relative to the largest
-// reference value; infinite when an output was left unwritten (outputs start as NaN).
-json check_shape(ForwardKernelFn fn, const SuiteCase &c, const Shape &shape, Device device) {
-    SuiteCase sized = c;
-    sized.input_shape = shape;
-    const bench::CaseData d = bench::make_case_data(sized);
-    Operands o(c, d, device);
-    try {
-        run_kernel(fn, o);
-    } catch (const BackendError &e) {
-        return {{"status", "error"}, {"why", e.what()}};
-    }
-    const std::vector<float> y = o.y.to_vector();
-    const std::vector<double> ref = reference::forward(c.params, d.x_shape, d.x, d.w, d.b, 0, 1);
+// Max |got - ref| relative to the largest reference value (infinite where an output was left
+// unwritten: outputs start as NaN), against float32's rounding of `terms` products (a wrong
+// schedule is off by O(1)).
+json compare_to_reference(const std::vector<float> &got, const std::vector<double> &ref, double terms) {
     double err = 0, scale = 1;
     for (size_t i = 0; i < ref.size(); i++) {
-        const double e = std::abs(double(y[i]) - ref[i]);
+        const double e = std::abs(double(got[i]) - ref[i]);
         err = std::isnan(e) ? std::numeric_limits<double>::infinity() : std::max(err, e);
         scale = std::max(scale, std::abs(ref[i]));
     }
-    // float32 accumulation of (Cin/groups)*k^3 products; a wrong schedule is off by O(1).
-    const Params &p = c.params;
-    const double terms = double(p.in_channels / p.groups) *
-                         double(p.kernel_size[0] * p.kernel_size[1] * p.kernel_size[2]);
     const double tolerance = 1e-5 * std::sqrt(terms + 1) * scale;
     json r{{"max_error", std::isfinite(err) ? json(err) : json("unwritten or non-finite")},
            {"tolerance", tolerance}};
@@ -108,14 +142,41 @@ json check_shape(ForwardKernelFn fn, const SuiteCase &c, const Shape &shape, Dev
     return r;
 }
 
+// The candidate on `shape` against the double-precision reference.
+json check_shape(const Candidate &k, const SuiteCase &c, const Shape &shape, Device device) {
+    SuiteCase sized = c;
+    sized.input_shape = shape;
+    const bench::CaseData d = bench::make_case_data(sized);
+    const Params &p = c.params;
+    const double taps = double(p.kernel_size[0] * p.kernel_size[1] * p.kernel_size[2]);
+    try {
+        if (k.pass == Pass::forward) {
+            Operands o(c, d, device);
+            run_kernel(reinterpret_cast<ForwardKernelFn>(k.fn), o);
+            return compare_to_reference(o.y.to_vector(), reference::forward(p, d.x_shape, d.x, d.w, d.b, 0, 1),
+                                        double(p.in_channels / p.groups) * taps);
+        }
+        GradientOperands o(c, d, k.pass, device);
+        run_gradient(reinterpret_cast<detail::GradientKernelFn>(k.fn), o, k.pass, device);
+        const reference::Gradients ref = reference::backward(p, d.x_shape, d.x, d.w, bench::make_grad_output(d));
+        if (k.pass == Pass::grad_input) {
+            return compare_to_reference(o.out.to_vector(), ref.grad_input, double(p.out_channels / p.groups) * taps);
+        }
+        const double positions = double(numel(d.x_shape) / d.x_shape[1]);  // N * D * H * W
+        return compare_to_reference(o.out.to_vector(), ref.grad_weight, positions);
+    } catch (const BackendError &e) {
+        return {{"status", "error"}, {"why", e.what()}};
+    }
+}
+
 // Checked on a small version of the case first (quick). A kernel that refuses it (Halide's
 // autoschedulers tile for the estimated sizes and may read out of bounds below them) is
 // checked on the case's own shape instead, so that it can still be compared there.
-json check(ForwardKernelFn fn, const SuiteCase &c, Device device) {
-    json r = check_shape(fn, c, small_input_shape(c), device);
+json check(const Candidate &k, const SuiteCase &c, Device device) {
+    json r = check_shape(k, c, small_input_shape(c), device);
     if (r["status"] == "error") {
         const std::string why = r["why"];
-        r = check_shape(fn, c, c.input_shape, device);
+        r = check_shape(k, c, c.input_shape, device);
         r["small_input"] = why;
     }
     return r;
@@ -126,19 +187,18 @@ json check(ForwardKernelFn fn, const SuiteCase &c, Device device) {
 // one disturbance), and fewer when one run exceeds max_ms (a candidate far off the pace is
 // not worth the time). The warm-up also lasts at least min_warmup_ms: an idle GPU runs at a
 // fraction of its clock until it has been busy for a while.
-json time_case(ForwardKernelFn fn, const SuiteCase &c, Device device, int warmup, int repeats, double max_ms,
-               double min_total_ms, double min_warmup_ms) {
-    Operands o(c, bench::make_case_data(c), device);
+json time_runs(const std::function<void()> &run, int warmup, int repeats, double max_ms, double min_total_ms,
+               double min_warmup_ms) {
     const auto warm_start = std::chrono::steady_clock::now();
     while (std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start).count() <
            min_warmup_ms) {
-        run_kernel(fn, o);
+        run();
     }
     std::vector<double> samples;
     double total_ms = 0;
     for (int i = 0; i < warmup + repeats || (total_ms < min_total_ms && samples.size() < 1000); i++) {
         const auto t0 = std::chrono::steady_clock::now();
-        run_kernel(fn, o);  // it passed the check: errors are exceptional
+        run();  // it passed the check: errors are exceptional
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (i >= warmup) {
             samples.push_back(ms);
@@ -154,6 +214,38 @@ json time_case(ForwardKernelFn fn, const SuiteCase &c, Device device, int warmup
     return {{"status", "ok"}, {"median_ms", sorted[sorted.size() / 2]}, {"samples_ms", samples}};
 }
 
+// time_runs of the candidate on the case's own data.
+json time_case(const Candidate &k, const SuiteCase &c, Device device, int warmup, int repeats, double max_ms,
+               double min_total_ms, double min_warmup_ms) {
+    const bench::CaseData d = bench::make_case_data(c);
+    if (k.pass == Pass::forward) {
+        Operands o(c, d, device);
+        const auto fn = reinterpret_cast<ForwardKernelFn>(k.fn);
+        return time_runs([&] { run_kernel(fn, o); }, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
+    }
+    GradientOperands o(c, d, k.pass, device);
+    const auto fn = reinterpret_cast<detail::GradientKernelFn>(k.fn);
+    return time_runs([&] { run_gradient(fn, o, k.pass, device); }, warmup, repeats, max_ms, min_total_ms,
+                     min_warmup_ms);
+}
+
+// The kernel the built-in runtime runs for a case (and in how many calls).
+KernelChoice builtin_choice(const SuiteCase &c, Pass pass, Device device) {
+    if (pass == Pass::forward) return choose_kernel(c.params, device);
+    KernelChoice k;
+    const auto pick = [&](const auto &table) {
+        const auto d = detail::select_backward(table, c.params, device, "");
+        k.kernel = d.entry->name;
+        k.group_calls = d.group_calls;
+    };
+    if (pass == Pass::grad_input) {
+        pick(detail::grad_input_table());
+    } else {
+        pick(detail::grad_weight_table());
+    }
+    return k;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -163,13 +255,17 @@ int main(int argc, char **argv) {
     int warmup = 1, repeats = 5;
     double max_ms = 2000, min_total_ms = 300, min_warmup_ms = 0;
     bool describe = false;
-    std::string device_name = "cpu";
+    std::string device_name = "cpu", gradient = "forward";
     app.add_option("--suite", suite_path, "Benchmark suite (JSON)");
     app.add_option("--library", library, "Candidate shared object");
     app.add_option("--symbol", symbol, "The candidate's function name");
     app.add_option("--case", case_names, "Suite cases to check and time (default: the device's cases)");
     app.add_option("--device", device_name, "Where the candidate runs (a CUDA candidate: cuda)")
         ->check(CLI::IsMember({"cpu", "cuda"}));
+    app.add_option("--gradient", gradient,
+                   "What the candidate computes: forward, or a gradient (the grad_input or grad_weight generator's "
+                   "signature)")
+        ->check(CLI::IsMember({"forward", "grad_input", "grad_weight"}));
     app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
     app.add_option("--repeats", repeats, "Timed runs; the median is reported")->check(CLI::PositiveNumber);
     app.add_option("--max-ms", max_ms, "Stop repeating once one run takes longer than this");
@@ -179,6 +275,9 @@ int main(int argc, char **argv) {
                  "Print each of the device's cases with the kernel the built-in runtime chooses for it, and exit");
     CLI11_PARSE(app, argc, argv);
     const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
+    const Pass pass = gradient == "grad_input" ? Pass::grad_input
+                      : gradient == "grad_weight" ? Pass::grad_weight
+                                                  : Pass::forward;
 
     try {
         std::vector<SuiteCase> cases;
@@ -192,7 +291,7 @@ int main(int argc, char **argv) {
         if (describe) {
             json out = json::array();
             for (const SuiteCase &c : cases) {
-                const KernelChoice k = choose_kernel(c.params, device);
+                const KernelChoice k = builtin_choice(c, pass, device);
                 out.push_back({{"case", c.name},
                                {"kernel", k.kernel},
                                {"group_calls", k.group_calls},
@@ -208,13 +307,13 @@ int main(int argc, char **argv) {
         }
         void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-        auto fn = reinterpret_cast<ForwardKernelFn>(dlsym(handle, symbol.c_str()));
-        if (!fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
+        const Candidate k{dlsym(handle, symbol.c_str()), pass};
+        if (!k.fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
         json out{{"library", library}, {"cases", json::object()}};
         for (const SuiteCase &c : cases) {
-            json r = check(fn, c, device);
+            json r = check(k, c, device);
             if (r["status"] == "ok") {
-                json t = time_case(fn, c, device, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
+                json t = time_case(k, c, device, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
                 r.update(t);
             }
             out["cases"][c.name] = r;

@@ -5,14 +5,6 @@
 
 namespace convt3d::bench {
 
-std::vector<float> make_grad_output(const CaseData &d) {
-    std::mt19937 rng(4321);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> g(static_cast<size_t>(numel(d.y_shape)));
-    for (float &v : g) v = u(rng);
-    return g;
-}
-
 RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                                    Gradient which, int repeats) {
     RunResult r;

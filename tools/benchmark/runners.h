@@ -24,9 +24,9 @@ std::string onednn_description();  // version and runtime, or why it is unavaila
 
 // --pass backward: grad_input (against oneDNN's deconvolution backward_data), or grad_weight
 // with grad_bias when the case has a bias (against backward_weights), for a grad_output made
-// by make_grad_output. RunResult::y holds the gradient (then grad_bias) for the cross-check.
+// by make_grad_output (suite.h). RunResult::y holds the gradient (then grad_bias) for the
+// cross-check.
 enum class Gradient { input, weight };
-std::vector<float> make_grad_output(const CaseData &d);
 RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const std::vector<float> &grad_output,
                                    Gradient which, int repeats);
 // A gradient's values (a host copy) for the cross-check, then grad_bias's when given.

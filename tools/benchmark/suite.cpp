@@ -73,4 +73,12 @@ CaseData make_case_data(const SuiteCase &c) {
     return d;
 }
 
+std::vector<float> make_grad_output(const CaseData &d) {
+    std::mt19937 rng(4321);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> g(static_cast<size_t>(numel(d.y_shape)));
+    for (float &v : g) v = u(rng);
+    return g;
+}
+
 }  // namespace convt3d::bench

@@ -25,6 +25,8 @@ struct CaseData {
     std::vector<float> x, w, b;
 };
 CaseData make_case_data(const SuiteCase &c);
+// The same random grad_output (the output's shape) for the backward comparisons and tuning.
+std::vector<float> make_grad_output(const CaseData &d);
 
 // What one library did on one case.
 struct RunResult {
