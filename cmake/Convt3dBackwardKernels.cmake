@@ -39,7 +39,9 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CONVT3D_BACKWA
 # Generates one backward kernel library, convt3d_<gradient>_<variant>_<target_class>.
 function(convt3d_add_backward_kernel OUT_NAME gradient variant target_class target)
     set(name convt3d_${gradient}_${variant}_${target_class})
-    convt3d_schedule_params(knobs ${target_class} ${gradient} "${CONVT3D_BACKWARD_SCHEDULE_FILE}" backward)
+    # The gradient's knobs, then the kernel's own entry ("grad_input:g1"), which the tuner writes.
+    convt3d_schedule_params(knobs ${target_class} "${gradient};${gradient}:${variant}"
+                            "${CONVT3D_BACKWARD_SCHEDULE_FILE}" backward)
     add_halide_library(${name}
                        FROM convt3d_backward_generators
                        GENERATOR conv_transpose3d_${gradient}

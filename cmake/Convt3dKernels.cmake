@@ -77,7 +77,9 @@ function(convt3d_merge_knobs PARAMS json)
 endfunction()
 
 # Reads the knobs for (target class, variant) from the schedule file into OUT as
-# "knob=value" generator parameters; the variant's entry overrides the class's "default".
+# "knob=value" generator parameters; the variant's entry overrides the class's "default"
+# (variant may be a list of entries, applied in order: the backward kernels pass their
+# gradient's, then their own).
 # Optional arguments: another schedule file and its top-level key (default: the forward's).
 function(convt3d_schedule_params OUT target_class variant)
     set(file "${CONVT3D_SCHEDULE_FILE}")

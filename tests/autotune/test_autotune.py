@@ -109,6 +109,76 @@ class SpaceTest(unittest.TestCase):
                 self.assertIsNotNone(Space(variant, isa).template_of(knobs), f"{variant}/{isa}: {knobs}")
 
 
+CPU_ISAS = [isa for isa in project.isa_targets() if project.device_of(isa) == "cpu"]
+
+
+def gradient_kernels():
+    """Every "<gradient>:<variant>" the backward kernels file defines for grad_input and grad_weight."""
+    text = project.BACKWARD_CMAKE.read_text()
+    names = []
+    for gradient in project.GRADIENTS:
+        line = next(l for l in text.splitlines() if l.startswith(f"set(CONVT3D_BACKWARD_VARIANTS_{gradient} "))
+        names += [project.gradient_kernel_name(gradient, v) for v in line.rstrip(")").split()[1:]]
+    return names
+
+
+class BackwardSpaceTest(unittest.TestCase):
+    def test_every_gradient_kernel_and_cpu_isa_has_candidates_that_fit(self):
+        kernels = gradient_kernels()
+        self.assertIn("grad_input:g1", kernels)
+        self.assertIn("grad_weight:dw", kernels)
+        for name in kernels:
+            for isa in CPU_ISAS:
+                space = Space(name, isa)
+                cands = space.all()
+                self.assertTrue(cands, f"{name}/{isa}")
+                self.assertTrue(all(space.fits(c.knobs) for c in cands))
+                self.assertEqual(len({c.id for c in cands}), len(cands), "ids must be unique")
+
+    def test_templates_follow_the_gradient_and_the_variant(self):
+        self.assertEqual(set(Space("grad_input:g1", "avx2").templates), {"grad_input_channels"})
+        self.assertEqual(set(Space("grad_input:dw", "avx2").templates), {"grad_input_over_x"})
+        self.assertEqual(set(Space("grad_weight:cv", "avx2").templates), {"grad_weight_channels"})
+        self.assertEqual(set(Space("grad_weight:generic", "avx2").templates), {"grad_weight_over_x"})
+        self.assertEqual(project.gradient_of("grad_input:g1"), "grad_input")
+        self.assertEqual(project.gradient_of("k3s2_g1"), "forward")
+        self.assertEqual(project.gradient_of("layer:in4_out4_k3x3x3_s1x1x1_p0x0x0_d1x1x1_g1"), "forward")
+        self.assertEqual(project.kernel_params("grad_input:dw"), {"group_in_channels": "1", "pad_per_task": "1"})
+        self.assertEqual(project.kernel_params("grad_weight:generic"), {})
+        executable, generator = project.generator_of(Path("/b/generators/convt3d_generators"), "grad_weight:g1")
+        self.assertEqual((executable, generator),
+                         (Path("/b/generators/convt3d_backward_generators"), "conv_transpose3d_grad_weight"))
+
+    def test_hand_written_schedules_are_in_a_template(self):
+        schedules = project.load_json(project.BACKWARD_SCHEDULE_FILE)
+        for isa in CPU_ISAS:
+            for name in gradient_kernels():
+                knobs = schedules_io.hand_written_knobs(schedules, isa, name)
+                space = Space(name, isa)
+                self.assertIsNotNone(space.template_of(knobs), f"{name}/{isa}: {knobs}")
+                start = space.from_knobs(knobs)
+                self.assertTrue(all(knobs.get(k) == v for k, v in start.knobs.items()
+                                    if k in knobs), f"{name}/{isa}: {start.knobs} from {knobs}")
+
+    def test_winners_go_to_the_kernels_own_entries_over_the_gradients_knobs(self):
+        path = WORK / "backward.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project.BACKWARD_SCHEDULE_FILE, path)
+        before = project.load_json(path)
+        knobs = {"channel_vectors": 1, "channel_tile": 8, "block_kz": 0, "small_weights": 0}
+        schedules_io.write_winners(path, "avx2", {"grad_input:g1": (knobs, {"cases": ["dilated_k3d2"]})}, "backward")
+        after = project.load_json(path)
+        self.assertEqual(after["backward"]["avx2"]["grad_input:g1"], knobs)
+        self.assertEqual(after["hand_written"], before["backward"])
+        self.assertEqual(after["backward"]["avx2"]["grad_input"], before["backward"]["avx2"]["grad_input"])
+        self.assertIn("date", after["tuned"]["avx2"]["grad_input:g1"])
+        merged = schedules_io.gradient_knobs_for(after, "backward", "avx2", "grad_input:g1")
+        self.assertEqual({k: merged[k] for k in knobs}, knobs)
+        self.assertEqual(merged["vectors"], before["backward"]["avx2"]["grad_input"]["vectors"])
+        self.assertEqual(schedules_io.hand_written_knobs(after, "avx2", "grad_input:g1"),
+                         schedules_io.gradient_knobs_for(before, "backward", "avx2", "grad_input:g1"))
+
+
 class RunnerTest(unittest.TestCase):
     def test_a_kernel_that_writes_zeros_is_rejected(self):
         r = measure.measure_one(RUNNER, os.environ["CONVT3D_ZEROS_CANDIDATE"], ["tiny_latency"], 1, 120)
@@ -131,6 +201,25 @@ class RunnerTest(unittest.TestCase):
         self.assertIn("candidate failed", result["cases"]["tiny_latency"]["why"])
 
 
+    def test_a_gradient_candidate_is_checked_as_its_gradient(self):
+        work = WORK / "gradient"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        plan = {"candidates": [{"variant": "grad_input:generic", "isa": "avx2", "cases": ["tiny_latency"],
+                                "knobs": {"vectors": 1, "tile_c": 2}}]}
+        (work / "plan.json").write_text(json.dumps(plan))
+        autotune("build", "--plan", str(work / "plan.json"), "--out", str(work / "cands"))
+        autotune("measure", "--dir", str(work / "cands"), "--results", str(work / "results.jsonl"))
+        result = json.loads((work / "results.jsonl").read_text())
+        self.assertEqual(result["status"], "ok", result)
+        self.assertGreater(result["cases"]["tiny_latency"]["median_ms"], 0)
+        # The same library taken for a grad_weight kernel: the check refuses it.
+        (library,) = (work / "cands").glob("*.so")
+        r = measure.measure_one(RUNNER, library, ["tiny_latency"], 1, 120, gradient="grad_weight")
+        self.assertNotEqual(r["status"], "ok", r)
+        self.assertNotIn("median_ms", r["cases"]["tiny_latency"])
+
+
 class TuneTest(unittest.TestCase):
     def test_tune_logs_every_candidate_and_resumes(self):
         work = WORK / "tune"
@@ -145,6 +234,15 @@ class TuneTest(unittest.TestCase):
         self.assertEqual(len(log_lines(work)), 3)
         autotune(*args[:-1], "5")  # a larger budget adds only the new candidates
         self.assertEqual(len(log_lines(work)), 5)
+
+    def test_backward_tunes_each_gradients_kernel(self):
+        work = WORK / "backward"
+        shutil.rmtree(work, ignore_errors=True)
+        autotune("--work-dir", str(work), "--case", "tiny_latency", "--pass", "backward", "tune", "--candidates", "2")
+        records = log_lines(work)
+        self.assertEqual(sorted(r["variant"] for r in records), ["grad_input:generic"] * 2 + ["grad_weight:generic"] * 2)
+        self.assertTrue(all(r["status"] == "ok" and r["cases"]["tiny_latency"]["median_ms"] > 0 for r in records),
+                        records)
 
     def test_specialise_tunes_the_layer_of_a_case(self):
         work = WORK / "layer"

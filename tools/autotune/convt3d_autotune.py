@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """convt3d-autotune: tunes the forward kernel's CPU schedules on the benchmark suite and
-writes the winners into schedules/forward.json, which the build reads (rebuild to use them).
+writes the winners into schedules/forward.json, which the build reads (rebuild to use them);
+with --pass backward, the gradient kernels' (grad_input, grad_weight) into
+schedules/backward.json.
 
   tune     search every variant the suite's CPU cases use; --write stores the winners
   compare  tuned vs hand-written schedules vs Halide's autoschedulers, one table; on CUDA
@@ -31,9 +33,16 @@ BUILD = project.ROOT / "build"
 
 def suite_cases(args):
     """[{case, kernel, gflop}] for the suite's cases of the ISA's device (CPU or CUDA), with the
-    variant the runtime picks."""
+    variant the runtime picks; with --pass backward, each case once per gradient, with the
+    gradient's kernel ("grad_input:g1")."""
     cmd = [str(args.runner), "--describe", "--suite", str(args.suite), "--device", project.device_of(args.isa)]
-    cases = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    if args.pass_ == "forward":
+        cases = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    else:
+        cases = []
+        for gradient in project.GRADIENTS:
+            out = subprocess.run(cmd + ["--gradient", gradient], check=True, capture_output=True, text=True).stdout
+            cases += [dict(c, kernel=project.gradient_kernel_name(gradient, c["kernel"])) for c in json.loads(out)]
     if args.case:
         cases = [c for c in cases if c["case"] in args.case]
     return cases
@@ -57,10 +66,11 @@ def setup_from(args):
                        threads=args.threads, repeats=args.repeats)
 
 
-def start_candidate(schedules, variant, isa, runtime_variant):
+def start_candidate(variant, isa, runtime_variant):
     """Where a search starts: the hand-written knobs of a variant; for a layer, the knobs
     convt3d_add_specialised_kernel() would give it now (its "layers" entry, else those of the
     variant the runtime picks for it)."""
+    schedules = project.load_json(schedules_io.schedule_file(variant))
     if variant.startswith(project.LAYER_PREFIX):
         key = variant[len(project.LAYER_PREFIX):]
         knobs = dict(schedules_io.knobs_for(schedules, "forward", isa, runtime_variant),
@@ -73,7 +83,6 @@ def start_candidate(schedules, variant, isa, runtime_variant):
 def cmd_tune(args):
     from tqdm import tqdm
     setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
-    schedules = project.load_json(project.SCHEDULE_FILE)
     described = suite_cases(args)
     variants = cases_by_variant(args, described)
     runtime_variant = {c["case"]: c["kernel"] for c in described}
@@ -85,7 +94,7 @@ def cmd_tune(args):
         for i, (variant, cases) in enumerate(variants.items()):
             # Each variant gets an equal share of what is left of the time budget.
             share = None if deadline is None else time.time() + (deadline - time.time()) / (len(variants) - i)
-            hand = start_candidate(schedules, variant, args.isa, runtime_variant[cases[0]])
+            hand = start_candidate(variant, args.isa, runtime_variant[cases[0]])
             bar.set_description(variant)
 
             def progress(c, measured):
@@ -107,9 +116,14 @@ def cmd_tune(args):
             winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(best_score, 4),
                                              "candidates": len(measured), "strategy": args.strategy,
                                              "seed": args.seed})
+    write(args, winners)
+
+
+def write(args, winners):
     if args.write and winners:
-        schedules_io.write_winners(project.SCHEDULE_FILE, args.isa, winners)
-        print(f"wrote {len(winners)} tuned entries for {args.isa} into {project.SCHEDULE_FILE}; rebuild to use them")
+        files = schedules_io.write_all_winners(args.isa, winners)
+        print(f"wrote {len(winners)} tuned entries for {args.isa} into {', '.join(map(str, files))}; "
+              "rebuild to use them")
 
 
 def cmd_study(args):
@@ -150,6 +164,8 @@ def cmd_compare(args):
         compare.write_plan(args, suite_cases(args))
     elif args.from_log:
         compare.table_from_log(args, suite_cases(args))
+    elif args.pass_ != "forward":
+        sys.exit("compare: the comparison with Halide's autoschedulers is of the forward kernels only")
     elif project.device_of(args.isa) != "cpu":
         sys.exit(f"compare: {args.isa} kernels cannot run here; write the comparison's candidates with "
                  "--plan, build and measure them where they run, merge --replace, then compare --from-log "
@@ -166,10 +182,9 @@ def logged(tlog, variant, isa, score):
 
 def variant_starts(args):
     """[(variant, cases, starting candidate)] of the suite's cases for --isa."""
-    schedules = project.load_json(project.SCHEDULE_FILE)
     described = suite_cases(args)
     runtime_variant = {c["case"]: c["kernel"] for c in described}
-    return [(v, cases, start_candidate(schedules, v, args.isa, runtime_variant[cases[0]]))
+    return [(v, cases, start_candidate(v, args.isa, runtime_variant[cases[0]]))
             for v, cases in cases_by_variant(args, described).items()]
 
 
@@ -211,9 +226,7 @@ def cmd_pick(args):
         winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(obj, 4),
                                          "candidates": len(ok), "strategy": "plan/measure/merge generations",
                                          "seed": args.seed})
-    if args.write and winners:
-        schedules_io.write_winners(project.SCHEDULE_FILE, args.isa, winners)
-        print(f"wrote {len(winners)} tuned entries for {args.isa} into {project.SCHEDULE_FILE}; rebuild to use them")
+    write(args, winners)
 
 
 def cmd_build(args):
@@ -272,12 +285,15 @@ def cmd_merge(args):
 def main():
     from convt3d_tune.compare import DEFAULT_AUTOSCHEDULERS as compare_defaults
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--generator", type=Path, default=BUILD / "generators" / "convt3d_generators")
+    p.add_argument("--generator", type=Path, default=BUILD / "generators" / "convt3d_generators",
+                   help="the forward generators (the backward generators' executable is beside it)")
     p.add_argument("--runner", type=Path, default=BUILD / "tools" / "autotune" / "convt3d-tune-runner")
     p.add_argument("--suite", type=Path, default=project.SUITE_FILE)
     p.add_argument("--work-dir", type=Path, default=BUILD / "autotune", help="tuning log and candidates")
     p.add_argument("--isa", default="avx2", choices=sorted(project.isa_targets()))
     p.add_argument("--case", action="append", help="suite case (default: every CPU case)")
+    p.add_argument("--pass", dest="pass_", default="forward", choices=["forward", "backward"],
+                   help="tune the forward kernels, or the gradient kernels (grad_input, grad_weight)")
     p.add_argument("--variant", action="append", help="only these kernel variants")
     p.add_argument("--jobs", type=int, default=2, help="candidates compiled at once")
     p.add_argument("--threads", type=int, default=2, help="parallelism the autoschedulers assume")
@@ -349,6 +365,8 @@ def main():
     g.set_defaults(fn=cmd_merge)
 
     args = p.parse_args()
+    if args.pass_ == "backward" and getattr(args, "specialise", False):
+        sys.exit("--specialise: layer-specialised kernels are forward kernels; leave out --pass backward")
     args.fn(args)
 
 

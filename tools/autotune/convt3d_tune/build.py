@@ -26,7 +26,8 @@ def autoscheduler_plugin(name):
 def generator_args(c, threads):
     params = project.kernel_params(c.variant)
     target = project.isa_targets()[c.isa] + "-no_runtime"  # the runner brings the runtime
-    args = ["-g", "conv_transpose3d_forward", "-e", "object", "-f", SYMBOL, f"target={target}"]
+    _, generator = project.generator_of("", c.variant)
+    args = ["-g", generator, "-e", "object", "-f", SYMBOL, f"target={target}"]
     args += [f"{k}={v}" for k, v in params.items()]
     if c.autoscheduler:
         # "Adams2019:beam_size=1": the autoscheduler's name, then its own parameters. On a CPU
@@ -52,7 +53,8 @@ def build_one(c, generator, out_dir, timeout_s, threads):
         return {"status": "built", "build_s": 0.0}
     work = out_dir / c.id
     work.mkdir(parents=True, exist_ok=True)
-    cmd = [str(generator), "-o", str(work)] + generator_args(c, threads)
+    executable, _ = project.generator_of(generator, c.variant)
+    cmd = [str(executable), "-o", str(work)] + generator_args(c, threads)
     t0 = time.time()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)

@@ -8,10 +8,13 @@ from pathlib import Path
 from . import project
 
 
-def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=()):
+def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
+                gradient="forward"):
     """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. runner_args:
-    more options for the runner (e.g. ["--min-warmup-ms", "200"])."""
-    cmd = [str(runner), "--library", str(library), "--repeats", str(repeats), "--device", device] + list(runner_args)
+    more options for the runner (e.g. ["--min-warmup-ms", "200"]); gradient: what the
+    candidate computes (project.gradient_of its variant)."""
+    cmd = [str(runner), "--library", str(library), "--repeats", str(repeats), "--device", device,
+           "--gradient", gradient] + list(runner_args)
     if suite:
         cmd += ["--suite", str(suite)]
     for case in cases:
@@ -38,7 +41,7 @@ def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=
             if entry["id"] in done:
                 continue
             result = measure_one(runner, directory / entry["library"], entry["cases"], repeats, timeout_s, suite,
-                                 project.device_of(entry["isa"]), runner_args)
+                                 project.device_of(entry["isa"]), runner_args, project.gradient_of(entry["variant"]))
             print(f"{entry['id']} {result['status']}", flush=True)
             out.write(json.dumps(dict(result, id=entry["id"])) + "\n")
             out.flush()

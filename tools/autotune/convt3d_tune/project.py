@@ -1,5 +1,7 @@
 """What the tuner reads from the project: kernel variants and ISA targets (from
-cmake/Convt3dKernels.cmake, the one place they are defined) and the schedule files."""
+cmake/Convt3dKernels.cmake and cmake/Convt3dBackwardKernels.cmake, the one place they are
+defined) and the schedule files. A gradient's kernel is named "<gradient>:<variant>"
+(e.g. "grad_input:g1"); every other name is a forward kernel's."""
 import json
 import re
 from pathlib import Path
@@ -9,20 +11,53 @@ KERNELS_CMAKE = ROOT / "cmake" / "Convt3dKernels.cmake"
 SCHEDULE_FILE = ROOT / "schedules" / "forward.json"
 SPACE_FILE = ROOT / "schedules" / "forward_space.json"
 SUITE_FILE = ROOT.parent / "shared" / "bench" / "suite.json"
+BACKWARD_CMAKE = ROOT / "cmake" / "Convt3dBackwardKernels.cmake"
+BACKWARD_SCHEDULE_FILE = ROOT / "schedules" / "backward.json"
+BACKWARD_SPACE_FILE = ROOT / "schedules" / "backward_space.json"
+GRADIENTS = ("grad_input", "grad_weight")
 
 
-def _cmake_sets(prefix):
-    """{suffix: [values]} for every `set(<prefix><suffix> values...)` in the kernels file."""
-    text = KERNELS_CMAKE.read_text()
+def _cmake_sets(prefix, path=KERNELS_CMAKE):
+    """{suffix: [values]} for every `set(<prefix><suffix> values...)` in a kernels file."""
+    text = path.read_text()
     found = {}
     for m in re.finditer(r"^set\(" + prefix + r"(\w+) ([^)\n]*)\)", text, re.M):
-        found[m.group(1)] = m.group(2).split()
+        found[m.group(1)] = [v for v in m.group(2).split() if v != '""']
     return found
 
 
 def variant_params():
     """{variant: {"stride": "2", ...}}: the generator parameters that make each variant."""
     return {v: dict(kv.split("=", 1) for kv in values) for v, values in _cmake_sets("CONVT3D_VARIANT_").items()}
+
+
+def backward_variant_params():
+    """{variant: {"fixed_groups": "1", ...}}: the same for the gradient kernels' variants."""
+    return {v: dict(kv.split("=", 1) for kv in values)
+            for v, values in _cmake_sets("CONVT3D_BACKWARD_VARIANT_", BACKWARD_CMAKE).items()}
+
+
+def gradient_of(name):
+    """"grad_input" or "grad_weight" for a gradient kernel's name, else "forward"."""
+    head, sep, _ = name.partition(":")
+    return head if sep and head in GRADIENTS else "forward"
+
+
+def gradient_kernel_name(gradient, variant):
+    return f"{gradient}:{variant}"
+
+
+def generator_of(forward_generator, name):
+    """(executable, generator) that compile kernel `name`: the forward generators, or the
+    backward generators' executable, which the build puts beside it."""
+    gradient = gradient_of(name)
+    if gradient == "forward":
+        return forward_generator, "conv_transpose3d_forward"
+    return Path(forward_generator).parent / "convt3d_backward_generators", f"conv_transpose3d_{gradient}"
+
+
+def space_file(name):
+    return SPACE_FILE if gradient_of(name) == "forward" else BACKWARD_SPACE_FILE
 
 
 def isa_targets():
@@ -61,7 +96,9 @@ def layer_params(name):
 
 
 def kernel_params(name):
-    """Generator parameters of a built-in variant or of a layer-specialised kernel."""
+    """Generator parameters of a built-in variant, a gradient kernel or a layer-specialised kernel."""
+    if gradient_of(name) != "forward":
+        return backward_variant_params()[name.partition(":")[2]]
     return layer_params(name) if name.startswith(LAYER_PREFIX) else variant_params()[name]
 
 

@@ -1,6 +1,8 @@
-"""Reading and writing schedules/forward.json. CMake reads only its "forward" section (the
-knobs per ISA and variant); the tuner also keeps there the hand-written knobs it started
-from ("hand_written", the same layout) and where each tuned entry came from ("tuned")."""
+"""Reading and writing schedules/forward.json and schedules/backward.json. CMake reads only
+their "forward" and "backward" sections (knobs per ISA and variant, or per ISA and gradient
+with "<gradient>:<variant>" entries over them); the tuner also keeps there the hand-written
+knobs it started from ("hand_written", the same layout) and where each tuned entry came
+from ("tuned")."""
 import copy
 import datetime
 
@@ -13,17 +15,48 @@ def knobs_for(schedules, section, isa, variant):
     return dict(per_isa.get("default", {}), **per_isa.get(variant, {}))
 
 
+def gradient_knobs_for(schedules, section, isa, name):
+    """The knobs CMake passes for a gradient kernel "<gradient>:<variant>": the class default,
+    the gradient's, then the kernel's own entry."""
+    per_isa = schedules[section].get(isa, {})
+    knobs = {}
+    for entry in ("default", project.gradient_of(name), name):
+        knobs.update(per_isa.get(entry, {}))
+    return knobs
+
+
 def hand_written_knobs(schedules, isa, variant):
+    """The knobs a variant had before tuning (schedules: the file that holds it)."""
+    if project.gradient_of(variant) != "forward":
+        return gradient_knobs_for(schedules, "hand_written" if "hand_written" in schedules else "backward", isa,
+                                  variant)
     section = "hand_written" if "hand_written" in schedules else "forward"
     return knobs_for(schedules, section, isa, variant)
 
 
-def write_winners(path, isa, winners):
-    """winners: {variant or layer name: (knobs, provenance)}. Variants go to forward.<isa>,
-    layers to layers.<isa>.<key>. Keeps the pre-tuning variant knobs as hand_written."""
+def schedule_file(name):
+    return project.SCHEDULE_FILE if project.gradient_of(name) == "forward" else project.BACKWARD_SCHEDULE_FILE
+
+
+def write_all_winners(isa, winners):
+    """Forward winners into forward.json, gradient kernels' into backward.json; returns the
+    files written."""
+    written = []
+    for path, section in ((project.SCHEDULE_FILE, "forward"), (project.BACKWARD_SCHEDULE_FILE, "backward")):
+        mine = {n: w for n, w in winners.items() if schedule_file(n) == path}
+        if mine:
+            write_winners(path, isa, mine, section)
+            written.append(path)
+    return written
+
+
+def write_winners(path, isa, winners, section="forward"):
+    """winners: {variant, layer or gradient kernel name: (knobs, provenance)}. Variants go to
+    <section>.<isa> (gradient kernels under their "<gradient>:<variant>" name), layers to
+    layers.<isa>.<key>. Keeps the pre-tuning knobs as hand_written."""
     schedules = project.load_json(path)
     if "hand_written" not in schedules:
-        schedules["hand_written"] = copy.deepcopy(schedules["forward"])
+        schedules["hand_written"] = copy.deepcopy(schedules[section])
     tuned = schedules.setdefault("tuned", {}).setdefault(isa, {})
     for name, (knobs, provenance) in winners.items():
         if name.startswith(project.LAYER_PREFIX):
@@ -31,6 +64,6 @@ def write_winners(path, isa, winners):
             schedules.setdefault("layers", {}).setdefault(isa, {})[key] = knobs
         else:
             key = name
-            schedules["forward"].setdefault(isa, {})[key] = knobs
+            schedules[section].setdefault(isa, {})[key] = knobs
         tuned[key] = dict(provenance, date=datetime.date.today().isoformat())
     project.write_json(path, schedules)

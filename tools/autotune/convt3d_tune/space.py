@@ -1,6 +1,7 @@
-"""The schedule space (schedules/forward_space.json) and candidates in it. A candidate is
-one variant compiled for one ISA with one choice of knobs; its id names it everywhere
-(the tuning log, the compiled library)."""
+"""The schedule spaces (schedules/forward_space.json, and schedules/backward_space.json for
+the gradient kernels) and candidates in them. A candidate is one variant compiled for one
+ISA with one choice of knobs; its id names it everywhere (the tuning log, the compiled
+library)."""
 import hashlib
 import itertools
 import json
@@ -47,7 +48,7 @@ class Space:
     whose register tile fits."""
 
     def __init__(self, variant, isa, space=None):
-        space = space or project.load_json(project.SPACE_FILE)
+        space = space or project.load_json(project.space_file(variant))
         params = project.kernel_params(variant)
         self.variant, self.isa = variant, isa
         self.device = project.device_of(isa)
@@ -56,11 +57,15 @@ class Space:
         self.templates = {}
         for name, t in space["templates"].items():
             needs = set(t["requires"])
-            if t.get("device", "cpu") != self.device:
+            if t.get("device", "cpu") != self.device or t.get("gradient", "forward") != project.gradient_of(variant):
                 continue
             if "fixed_groups" in needs and params.get("fixed_groups") != "1":
                 continue
             if "phases" in needs and not project.has_phases(params):
+                continue
+            if "over_channels" in needs and params.get("over_channels") != "1":
+                continue
+            if "over_x" in needs and params.get("over_channels") == "1":
                 continue
             self.templates[name] = t
 
@@ -71,8 +76,12 @@ class Space:
                     and knobs["tile_c"] * knobs["tile_x"] <= self.cuda["max_tile"])
         # Accumulators, then one operand set held while the other streams: tile_c weight
         # broadcasts or the tile's input vectors, whichever is fewer; one more to load into.
-        inputs = knobs["vectors"] * knobs.get("tile_y", 1)
-        return inputs * knobs["tile_c"] + min(knobs["tile_c"], inputs) + 1 <= self.registers
+        # (The backward channel tiles: channel_vectors vectors by channel_tile broadcasts.)
+        vectors, tile = knobs.get("vectors", knobs.get("channel_vectors")), knobs.get("tile_c", knobs.get("channel_tile"))
+        if vectors is None or tile is None:
+            return True  # no register tile among the knobs (grad_weight's x-vectorised reduction)
+        inputs = vectors * knobs.get("tile_y", 1)
+        return inputs * tile + min(tile, inputs) + 1 <= self.registers
 
     def make(self, template, knobs):
         t = self.templates[template]

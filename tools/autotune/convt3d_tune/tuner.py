@@ -28,7 +28,8 @@ def evaluate(setup, tlog, cands, cases_of):
             tlog.add(c, b, {"status": b["status"], "why": b.get("why", "")})
             continue
         m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases_of(c), setup.repeats,
-                                setup.run_timeout_s, setup.suite, project.device_of(c.isa))
+                                setup.run_timeout_s, setup.suite, project.device_of(c.isa),
+                                    gradient=project.gradient_of(c.variant))
         tlog.add(c, b, m)
         (lib_dir / f"{c.id}.so").unlink(missing_ok=True)  # rebuilt in seconds if ever needed
     return [tlog.records[c.id] for c in cands]
@@ -84,7 +85,8 @@ def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0
     for _ in range(rounds):
         for c in close:
             m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases, setup.repeats,
-                                    setup.run_timeout_s, setup.suite, project.device_of(c.isa))
+                                    setup.run_timeout_s, setup.suite, project.device_of(c.isa),
+                                    gradient=project.gradient_of(c.variant))
             obj = score(m)
             if obj is not None:
                 samples[c.id].append(obj)
