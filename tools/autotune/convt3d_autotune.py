@@ -115,7 +115,7 @@ def cmd_tune(args):
                        f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
             winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(best_score, 4),
                                              "candidates": len(measured), "strategy": args.strategy,
-                                             "seed": args.seed})
+                                             "seed": args.seed, "kept_start": best.id == hand.id})
     write(args, winners)
 
 
@@ -225,7 +225,7 @@ def cmd_pick(args):
               f"({times(best)} ms vs {times(start)} ms; {len(ok)} of {len(measured)} candidates ran correctly)")
         winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(obj, 4),
                                          "candidates": len(ok), "strategy": "plan/measure/merge generations",
-                                         "seed": args.seed})
+                                         "seed": args.seed, "kept_start": best.id == start.id})
     write(args, winners)
 
 
