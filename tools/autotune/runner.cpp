@@ -67,19 +67,38 @@ void run_kernel(ForwardKernelFn fn, Operands &o) {
 // What a candidate computes: the forward pass, or one gradient (its generator's signature).
 enum class Pass { forward, grad_input, grad_weight };
 
+// The kernel the built-in runtime runs for a case (and in how many calls).
+KernelChoice builtin_choice(const SuiteCase &c, Pass pass, Device device) {
+    if (pass == Pass::forward) return choose_kernel(c.params, device);
+    KernelChoice k;
+    const auto pick = [&](const auto &table) {
+        const auto d = detail::select_backward(table, c.params, device, "");
+        k.kernel = d.entry->name;
+        k.group_calls = d.group_calls;
+    };
+    if (pass == Pass::grad_input) {
+        pick(detail::grad_input_table());
+    } else {
+        pick(detail::grad_weight_table());
+    }
+    return k;
+}
+
 // A gradient candidate's tensors for one case: the forward's input and weight, grad_output,
 // and the gradient (poisoned with NaN), in as many calls as the runtime makes for it.
 struct GradientOperands {
     Params params;
+    Pass pass;
+    Device device;
     int64_t group_calls;
     Shape x_shape, w_shape, y_shape;
     Tensor x, w, g, out;
 
     GradientOperands(const SuiteCase &c, const bench::CaseData &d, Pass pass, Device device)
         : params(c.params),
-          group_calls(pass == Pass::grad_input
-                          ? detail::select_backward(detail::grad_input_table(), c.params, device, "").group_calls
-                          : detail::select_backward(detail::grad_weight_table(), c.params, device, "").group_calls),
+          pass(pass),
+          device(device),
+          group_calls(builtin_choice(c, pass, device).group_calls),
           x_shape(d.x_shape),
           w_shape(d.w_shape),
           y_shape(d.y_shape),
@@ -92,12 +111,12 @@ struct GradientOperands {
 };
 
 // Runs a gradient candidate as the runtime runs its kernels (once per group where it would).
-void run_gradient(detail::GradientKernelFn fn, GradientOperands &o, Pass pass, Device device) {
-    if (pass == Pass::grad_input) {
-        detail::run_gradient_kernel(fn, o.group_calls, o.params, device, {o.g.data(), o.y_shape, 1},
+void run_gradient(detail::GradientKernelFn fn, GradientOperands &o) {
+    if (o.pass == Pass::grad_input) {
+        detail::run_gradient_kernel(fn, o.group_calls, o.params, o.device, {o.g.data(), o.y_shape, 1},
                                     {o.w.data(), o.w_shape, 0}, {o.out.data(), o.x_shape, 1}, "candidate");
     } else {
-        detail::run_gradient_kernel(fn, o.group_calls, o.params, device, {o.x.data(), o.x_shape, 1},
+        detail::run_gradient_kernel(fn, o.group_calls, o.params, o.device, {o.x.data(), o.x_shape, 1},
                                     {o.g.data(), o.y_shape, 1}, {o.out.data(), o.w_shape, 0}, "candidate");
     }
 }
@@ -157,8 +176,8 @@ json check_shape(const Candidate &k, const SuiteCase &c, const Shape &shape, Dev
                                         double(p.in_channels / p.groups) * taps);
         }
         GradientOperands o(c, d, k.pass, device);
-        run_gradient(reinterpret_cast<detail::GradientKernelFn>(k.fn), o, k.pass, device);
-        const reference::Gradients ref = reference::backward(p, d.x_shape, d.x, d.w, bench::make_grad_output(d));
+        run_gradient(reinterpret_cast<detail::GradientKernelFn>(k.fn), o);
+        const reference::Gradients ref = reference::backward(p, d.x_shape, d.x, d.w, o.g.to_vector());
         if (k.pass == Pass::grad_input) {
             return compare_to_reference(o.out.to_vector(), ref.grad_input, double(p.out_channels / p.groups) * taps);
         }
@@ -225,26 +244,9 @@ json time_case(const Candidate &k, const SuiteCase &c, Device device, int warmup
     }
     GradientOperands o(c, d, k.pass, device);
     const auto fn = reinterpret_cast<detail::GradientKernelFn>(k.fn);
-    return time_runs([&] { run_gradient(fn, o, k.pass, device); }, warmup, repeats, max_ms, min_total_ms,
-                     min_warmup_ms);
+    return time_runs([&] { run_gradient(fn, o); }, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
 }
 
-// The kernel the built-in runtime runs for a case (and in how many calls).
-KernelChoice builtin_choice(const SuiteCase &c, Pass pass, Device device) {
-    if (pass == Pass::forward) return choose_kernel(c.params, device);
-    KernelChoice k;
-    const auto pick = [&](const auto &table) {
-        const auto d = detail::select_backward(table, c.params, device, "");
-        k.kernel = d.entry->name;
-        k.group_calls = d.group_calls;
-    };
-    if (pass == Pass::grad_input) {
-        pick(detail::grad_input_table());
-    } else {
-        pick(detail::grad_weight_table());
-    }
-    return k;
-}
 
 }  // namespace
 

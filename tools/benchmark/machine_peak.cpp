@@ -81,16 +81,18 @@ double triad_gbs(int threads) {
     return threads * 3.0 * double(n) * sizeof(float) / s / 1e9;
 }
 
+bool has_avx512() { return __builtin_cpu_supports("avx512f"); }
+bool has_fma() { return has_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); }
+
 }  // namespace
+
+double measure_fma_peak(int threads) { return has_fma() ? fma_gflops(threads, has_avx512()) : 0; }
 
 MachinePeak measure_machine(int threads) {
     MachinePeak m;
-    const bool avx512 = __builtin_cpu_supports("avx512f");
-    m.isa = avx512 ? "avx512" : "avx2";
-    if (avx512 || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
-        m.fma_1 = fma_gflops(1, avx512);
-        m.fma_n = threads == 1 ? m.fma_1 : fma_gflops(threads, avx512);
-    }
+    m.isa = has_avx512() ? "avx512" : "avx2";
+    m.fma_1 = measure_fma_peak(1);
+    m.fma_n = threads == 1 ? m.fma_1 : measure_fma_peak(threads);
     m.triad_n = triad_gbs(threads);
     return m;
 }

@@ -15,5 +15,7 @@ struct MachinePeak {
 // The FMA loop picks AVX-512 or AVX2+FMA at run time (the functions carry their own target
 // attributes; the file is compiled for the baseline, so nothing else in it uses AVX-512).
 MachinePeak measure_machine(int threads);
+// Only the FMA peak on `threads` threads, as measure_machine measures it (GFLOP/s; 0 without AVX2+FMA).
+double measure_fma_peak(int threads);
 
 }  // namespace convt3d::bench

@@ -273,7 +273,7 @@ int main(int argc, char **argv) {
         if (device == Device::cpu) {
             // Measured again after the cases, and the higher of the two counts: a peak read
             // while the VM was short of a core would inflate every "% of peak".
-            const double again = measure_machine(nthreads).fma_n;
+            const double again = measure_fma_peak(nthreads);
             std::printf("FMA peak measured again after the cases: %.0f GFLOP/s on %d; %% of peak is against %.0f\n\n",
                         again, nthreads, std::max(peak, again));
             peak = std::max(peak, again);
