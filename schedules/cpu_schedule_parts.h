@@ -94,6 +94,12 @@ inline void schedule_copy_over_zeros(Halide::Func padded, int lanes, PaddedLayou
     copy.vectorize(rx, lanes, TailStrategy::GuardWithIf);
 }
 
+// The channel_rows layout (x, c, y, z, n), in storage and in the loops that fill it.
+inline Halide::Func &order_as_channel_rows(Halide::Func &padded) {
+    const auto &v = padded.args();  // x, y, z, c, n
+    return padded.reorder_storage(v[0], v[3], v[1], v[2], v[4]).reorder(v[0], v[3], v[1], v[2], v[4]);
+}
+
 // Materialises a zero-padded tensor once, so that kernels make dense loads instead of
 // evaluating the boundary condition (selects that vectorise into gathers) per element. It
 // is a boundary condition on the tensor, or zero_then_copy (zeros, then the tensor copied
@@ -110,9 +116,7 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
         padded.compute_root().fuse(v[3], v[4], cn).parallel(cn).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
         break;
     case PaddedLayout::channel_rows:
-        padded.compute_root()
-            .reorder_storage(v[0], v[3], v[1], v[2], v[4])
-            .reorder(v[0], v[3], v[1], v[2], v[4])
+        order_as_channel_rows(padded.compute_root())
             .fuse(v[2], v[4], zn)
             .parallel(zn)
             .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
@@ -133,11 +137,8 @@ inline void materialize_padded(Halide::Func padded, int lanes, PaddedLayout layo
 inline void compute_padded_rows_per_task(Halide::Func padded, Halide::Func consumer, const Halide::Var &task,
                                          int lanes) {
     using namespace Halide;
-    const auto &v = padded.args();  // x, y, z, c, n
-    padded.compute_at(consumer, task)
-        .reorder_storage(v[0], v[3], v[1], v[2], v[4])
-        .reorder(v[0], v[3], v[1], v[2], v[4])
-        .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+    order_as_channel_rows(padded.compute_at(consumer, task))
+        .vectorize(padded.args()[0], lanes, TailStrategy::GuardWithIf);
     schedule_copy_over_zeros(padded, lanes, PaddedLayout::channel_rows, false);
 }
 

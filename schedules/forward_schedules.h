@@ -84,6 +84,16 @@ inline Halide::Var order_weight_packing(Halide::Func packed) {
     return v[5];
 }
 
+// The x-vectorised templates' zero-padded input, channels between x and y: padded by each
+// task for its own channels (pad_input_per_task), or once for every task.
+inline void pad_input_in_channel_rows(ConvTranspose3dFuncs &f, const XTile &t, const CpuScheduleKnobs &k, int lanes) {
+    if (k.pad_input_per_task) {
+        compute_padded_rows_per_task(f.padded_input, f.output, t.task, lanes);
+    } else {
+        materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
+    }
+}
+
 // The reduction loops, innermost first.
 inline std::vector<Halide::VarOrRVar> reduction_order(const ConvTranspose3dFuncs &f, bool ci_inner) {
     if (ci_inner) return {f.r.w, f.r.x, f.r.y, f.r.z};
@@ -112,11 +122,7 @@ inline void apply_cpu_schedule_phase_major(ConvTranspose3dFuncs &f, const Halide
     tile(out.specialize(out.output_buffer().dim(3).extent() >= k.tile_c), k.tile_c);
     tile(out, 1);
 
-    if (k.pad_input_per_task) {
-        compute_padded_rows_per_task(f.padded_input, out, t.task, lanes);
-    } else {
-        materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
-    }
+    pad_input_in_channel_rows(f, t, k, lanes);
 
     // Constant extents (the last x tile is computed whole) keep the tile in registers.
     acc.compute_at(out, t.xo).bound(f.ph, 0, f.x_phases).bound_extent(f.q, tile_q);
@@ -184,11 +190,7 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     branches(Internal::const_true());
     tile(out, lanes, 1, TailStrategy::GuardWithIf);  // never reached: the branch above is always true
 
-    if (k.pad_input_per_task) {
-        compute_padded_rows_per_task(f.padded_input, out, t.task, lanes);
-    } else {
-        materialize_padded(f.padded_input, lanes, PaddedLayout::channel_rows);
-    }
+    pad_input_in_channel_rows(f, t, k, lanes);
     if (f.packed_weight.defined()) {
         // Blocks of tile_c channels (pack_weight_in_channel_blocks): each step of the
         // input-channel loop broadcasts tile_c neighbouring weights instead of tile_c
