@@ -145,9 +145,12 @@ class BackwardSpaceTest(unittest.TestCase):
         self.assertEqual(project.gradient_of("layer:in4_out4_k3x3x3_s1x1x1_p0x0x0_d1x1x1_g1"), "forward")
         self.assertEqual(project.kernel_params("grad_input:dw"), {"group_in_channels": "1", "pad_per_task": "1"})
         self.assertEqual(project.kernel_params("grad_weight:generic"), {})
-        executable, generator = project.generator_of(Path("/b/generators/convt3d_generators"), "grad_weight:g1")
-        self.assertEqual((executable, generator),
-                         (Path("/b/generators/convt3d_backward_generators"), "conv_transpose3d_grad_weight"))
+        forward = Path("/b/generators/convt3d_generators")
+        self.assertEqual(project.generator_executable(forward, "grad_weight:g1"),
+                         Path("/b/generators/convt3d_backward_generators"))
+        self.assertEqual(project.generator_name("grad_weight:g1"), "conv_transpose3d_grad_weight")
+        self.assertEqual(project.generator_executable(forward, "k3s2_g1"), forward)
+        self.assertEqual(project.generator_name("k3s2_g1"), "conv_transpose3d_forward")
 
     def test_hand_written_schedules_are_in_a_template(self):
         schedules = project.load_json(project.BACKWARD_SCHEDULE_FILE)

@@ -1,5 +1,5 @@
-"""The builder: compiles candidates into shared objects with the forward generator. It needs
-Halide (the generator executable) and a C++ compiler, nothing else; what it writes (one
+"""The builder: compiles candidates into shared objects with the forward (or a gradient's)
+generator. It needs Halide (the generator executable) and a C++ compiler, nothing else; what it writes (one
 <id>.so per candidate and manifest.json) is all that the runner side needs."""
 import json
 import os
@@ -26,8 +26,7 @@ def autoscheduler_plugin(name):
 def generator_args(c, threads):
     params = project.kernel_params(c.variant)
     target = project.isa_targets()[c.isa] + "-no_runtime"  # the runner brings the runtime
-    _, generator = project.generator_of("", c.variant)
-    args = ["-g", generator, "-e", "object", "-f", SYMBOL, f"target={target}"]
+    args = ["-g", project.generator_name(c.variant), "-e", "object", "-f", SYMBOL, f"target={target}"]
     args += [f"{k}={v}" for k, v in params.items()]
     if c.autoscheduler:
         # "Adams2019:beam_size=1": the autoscheduler's name, then its own parameters. On a CPU
@@ -53,8 +52,7 @@ def build_one(c, generator, out_dir, timeout_s, threads):
         return {"status": "built", "build_s": 0.0}
     work = out_dir / c.id
     work.mkdir(parents=True, exist_ok=True)
-    executable, _ = project.generator_of(generator, c.variant)
-    cmd = [str(executable), "-o", str(work)] + generator_args(c, threads)
+    cmd = [str(project.generator_executable(generator, c.variant)), "-o", str(work)] + generator_args(c, threads)
     t0 = time.time()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)

@@ -47,13 +47,17 @@ def gradient_kernel_name(gradient, variant):
     return f"{gradient}:{variant}"
 
 
-def generator_of(forward_generator, name):
-    """(executable, generator) that compile kernel `name`: the forward generators, or the
-    backward generators' executable, which the build puts beside it."""
-    gradient = gradient_of(name)
-    if gradient == "forward":
-        return forward_generator, "conv_transpose3d_forward"
-    return Path(forward_generator).parent / "convt3d_backward_generators", f"conv_transpose3d_{gradient}"
+def generator_name(name):
+    """The generator (-g) that compiles kernel `name`."""
+    return f"conv_transpose3d_{gradient_of(name)}"
+
+
+def generator_executable(forward_generator, name):
+    """The executable that holds it: the forward generators, or the backward generators'
+    executable, which the build puts beside them."""
+    if gradient_of(name) == "forward":
+        return Path(forward_generator)
+    return Path(forward_generator).parent / "convt3d_backward_generators"
 
 
 def space_file(name):
