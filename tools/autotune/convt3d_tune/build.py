@@ -1,6 +1,7 @@
 """The builder: compiles candidates into shared objects with the forward (or a gradient's)
-generator. It needs Halide (the generator executable) and a C++ compiler, nothing else; what it writes (one
-<id>.so per candidate and manifest.json) is all that the runner side needs."""
+generator. It needs Halide (the generator executable) and a C++ compiler, nothing else;
+what it writes (one <id>.so per candidate and manifest.json) is all that the runner side
+needs."""
 import json
 import os
 import shutil
