@@ -64,7 +64,8 @@ struct BackwardOptions {
     // the test inside the row loop keeps rows_per_pass's accumulators from registers).
     bool prune_padding_rows = false;
     // grad_output's zero padding as zeros with grad_output copied over them (zero_then_copy),
-    // for schedules that pad it per task: the copy has no gathers at the borders.
+    // for schedules that materialise it (per task, or grad_input's channel_rows copy): the
+    // copy has no gathers at the borders.
     bool padding_by_copy = false;
 };
 
