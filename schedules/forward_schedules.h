@@ -286,8 +286,8 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     }
 
     // Channel tiles start at multiples of the tile, as the weight blocks do.
-    auto tile = [&](Stage s, TailStrategy x_tail) {
-        s.split(f.c, co, ci, tile_c, TailStrategy::GuardWithIf)
+    auto tile = [&](Stage s, TailStrategy x_tail, TailStrategy c_tail = TailStrategy::GuardWithIf) {
+        s.split(f.c, co, ci, tile_c, c_tail)
             .split(f.x, xo, xi, tile_x, x_tail)
             .reorder(xi, ci, xo, f.n, f.y, f.z, co)
             .vectorize(xi, std::min(lanes, tile_x), TailStrategy::GuardWithIf)
@@ -302,6 +302,10 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
     // Under stride phases, x tiles start at multiples of the tile (a multiple of the stride)
     // so that positions of one phase provably load the same weights and share them.
     const TailStrategy x_tail = f.x_phases ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
+    // Whole channel tiles store their rows without a channel test each (vnet_up_k2s2: one
+    // compare and branch per row of 8 outputs; 4-8% of the fastest calls, avx2).
+    const Expr channels = out.output_buffer().dim(3).extent();
+    tile(out.specialize(width >= tile_x && channels % tile_c == 0), x_tail, TailStrategy::RoundUp);
     tile(out.specialize(width >= tile_x), x_tail);
     tile(out, TailStrategy::GuardWithIf);
 

@@ -468,6 +468,10 @@ std::vector<NamedCase> edge_cases() {
         {"extent 1 on every axis", {mp(5, 8, {5, 5, 5}, {4, 4, 4}, {0, 0, 0}, {0, 0, 0}, 1, true, {1, 1, 1}), {2, 5, 1, 1, 1}}},
         {"wide W (vector tails)", {mp(8, 24, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, true, {1, 1, 1}), {1, 8, 2, 3, 37}}},
         {"many output channels, k2s2", {mp(16, 40, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, true, {1, 1, 1}), {1, 16, 3, 3, 9}}},
+        // 32 channels fill whole channel tiles on every ISA (the channel schedules' unguarded stores).
+        {"whole channel tiles, k2s2", {mp(8, 32, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1, true, {1, 1, 1}), {2, 8, 2, 3, 9}}},
+        {"whole channel tiles, k3 s2 p1 op1",
+         {mp(6, 32, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, 1, true, {1, 1, 1}), {1, 6, 3, 2, 9}}},
         {"k3 s2 p1 with 17 output channels (a vector and a tail)",
          {mp(5, 17, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 0, 1}, 1, true, {1, 1, 1}), {2, 5, 3, 4, 6}}},
     };
