@@ -66,13 +66,14 @@ def setup_from(args):
                        threads=args.threads, repeats=args.repeats)
 
 
-def start_candidate(variant, isa, runtime_variant):
-    """Where a search starts: the hand-written knobs of a variant; for a layer, the knobs
-    convt3d_add_specialised_kernel() would give it now (its "layers" entry, else those of the
-    variant the runtime picks for it)."""
+def start_candidate(variant, isa, described, cases):
+    """Where a search starts: the hand-written knobs of a variant; for a layer (one forward
+    case), the knobs convt3d_add_specialised_kernel() would give it now (its "layers" entry,
+    else those of the variant the runtime picks for that case)."""
     schedules = project.load_json(schedules_io.schedule_file(variant))
     if variant.startswith(project.LAYER_PREFIX):
         key = variant[len(project.LAYER_PREFIX):]
+        runtime_variant = next(c["kernel"] for c in described if c["case"] == cases[0])
         knobs = dict(schedules_io.knobs_for(schedules, "forward", isa, runtime_variant),
                      **schedules.get("layers", {}).get(isa, {}).get(key, {}))
     else:
@@ -85,7 +86,6 @@ def cmd_tune(args):
     setup, tlog = setup_from(args), TuningLog(Path(args.work_dir) / f"tune-{args.isa}.jsonl")
     described = suite_cases(args)
     variants = cases_by_variant(args, described)
-    runtime_variant = {c["case"]: c["kernel"] for c in described}
     rng = random.Random(args.seed)
     deadline = time.time() + args.budget_minutes * 60 if args.budget_minutes else None
     total = len(variants) * args.candidates
@@ -94,7 +94,7 @@ def cmd_tune(args):
         for i, (variant, cases) in enumerate(variants.items()):
             # Each variant gets an equal share of what is left of the time budget.
             share = None if deadline is None else time.time() + (deadline - time.time()) / (len(variants) - i)
-            hand = start_candidate(variant, args.isa, runtime_variant[cases[0]])
+            hand = start_candidate(variant, args.isa, described, cases)
             bar.set_description(variant)
 
             def progress(c, measured):
@@ -183,8 +183,7 @@ def logged(tlog, variant, isa, score):
 def variant_starts(args):
     """[(variant, cases, starting candidate)] of the suite's cases for --isa."""
     described = suite_cases(args)
-    runtime_variant = {c["case"]: c["kernel"] for c in described}
-    return [(v, cases, start_candidate(v, args.isa, runtime_variant[cases[0]]))
+    return [(v, cases, start_candidate(v, args.isa, described, cases))
             for v, cases in cases_by_variant(args, described).items()]
 
 
