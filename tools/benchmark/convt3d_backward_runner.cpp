@@ -15,17 +15,12 @@ RunResult run_convt3d_cpu_backward(const SuiteCase &c, const CaseData &d, const 
     for (Tensor *t : {&gi, &gw, &gb}) t->fill(0.0f);  // touch the pages once, as oneDNN's are
     const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
     const bool input = which == Gradient::input, bias = !input && c.params.bias;
-    std::vector<double> times;
-    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-        const auto t0 = std::chrono::steady_clock::now();
+    record_times(r, time_wall_clock(repeats, [&] {
         const BackwardChoice choice = conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &gi_v : nullptr,
                                                                 input ? nullptr : &gw_v, bias ? &gb_v : nullptr,
                                                                 c.params);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (i > 0) times.push_back(ms);
         r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
-    }
-    r.median_ms = median(times);
+    }));
     r.y = gradient_values(input ? gi : gw, bias ? &gb : nullptr);
     return r;
 }

@@ -1,7 +1,6 @@
 #include "runners.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace convt3d::bench {
 
@@ -10,6 +9,11 @@ double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const size_t n = v.size();
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void record_times(RunResult &r, const std::vector<double> &times_ms) {
+    r.median_ms = median(times_ms);
+    r.fastest_ms = times_ms.empty() ? -1 : *std::min_element(times_ms.begin(), times_ms.end());
 }
 
 RunResult run_convt3d_cpu(const SuiteCase &c, const CaseData &d, int repeats) {
@@ -21,15 +25,9 @@ RunResult run_convt3d_cpu(const SuiteCase &c, const CaseData &d, int repeats) {
     y.fill(0.0f);  // touch the pages once, as oneDNN's preallocated dst is
     const ConstTensorView bias_view = c.params.bias ? b.view() : ConstTensorView{};
     const ConstTensorView *bias = c.params.bias ? &bias_view : nullptr;
-    std::vector<double> times;
-    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-        const auto t0 = std::chrono::steady_clock::now();
-        const KernelChoice choice = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (i > 0) times.push_back(ms);
-        r.what = choice.describe();
-    }
-    r.median_ms = median(times);
+    record_times(r, time_wall_clock(repeats, [&] {
+        r.what = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params).describe();
+    }));
     r.y = y.to_vector();
     return r;
 }

@@ -40,9 +40,9 @@ RunResult run_convt3d_cuda(const SuiteCase &c, const CaseData &d, int repeats) {
         y.fill(std::numeric_limits<float>::quiet_NaN());  // unwritten outputs fail the cross-check
         const ConstTensorView bias_view = c.params.bias ? b.view() : ConstTensorView{};
         const ConstTensorView *bias = c.params.bias ? &bias_view : nullptr;
-        r.median_ms = time_on_default_stream(repeats, [&] {
+        record_times(r, time_on_default_stream(repeats, [&] {
             r.what = conv_transpose3d(x.view(), w.view(), bias, y.view(), c.params).describe();
-        });
+        }));
         r.y = y.to_vector();
     });
 }
@@ -57,12 +57,12 @@ RunResult run_convt3d_cuda_backward(const SuiteCase &c, const CaseData &d, const
         for (Tensor *t : {&gi, &gw, &gb}) t->fill(std::numeric_limits<float>::quiet_NaN());
         const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
         const bool input = which == Gradient::input, bias = !input && c.params.bias;
-        r.median_ms = time_on_default_stream(repeats, [&] {
+        record_times(r, time_on_default_stream(repeats, [&] {
             const BackwardChoice choice =
                 conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &gi_v : nullptr,
                                           input ? nullptr : &gw_v, bias ? &gb_v : nullptr, c.params);
             r.what = input ? choice.grad_input->describe() : choice.grad_weight->describe();
-        });
+        }));
         r.y = gradient_values(input ? gi : gw, bias ? &gb : nullptr);
     });
 }

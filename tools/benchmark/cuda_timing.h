@@ -3,7 +3,7 @@
 // kernels (and the host work between them).
 #pragma once
 
-#include "runners.h"  // median
+#include "runners.h"
 
 #include <cuda_runtime_api.h>
 
@@ -17,10 +17,10 @@ inline void check(cudaError_t e, const char *what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
-// Median of `repeats` runs of `launch` after one warm-up run (which also loads modules and
+// Times of `repeats` runs of `launch` after one warm-up run (which also loads modules and
 // creates handles), each timed with events around it.
 template<typename Launch>
-double time_on_default_stream(int repeats, Launch launch) {
+std::vector<double> time_on_default_stream(int repeats, Launch launch) {
     struct Events {
         cudaEvent_t start = nullptr, stop = nullptr;
         Events() {
@@ -42,7 +42,7 @@ double time_on_default_stream(int repeats, Launch launch) {
         check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
         if (i > 0) times.push_back(ms);
     }
-    return median(times);
+    return times;
 }
 
 }  // namespace convt3d::bench

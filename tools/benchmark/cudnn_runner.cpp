@@ -172,14 +172,14 @@ RunResult run_cudnn(const SuiteCase &c, const CaseData &d, int repeats) {
                                                                      res.y_desc, n, returned, perf);
                 }, "cudnnFindConvolutionBackwardDataAlgorithm");
         const float one = 1.0f, zero = 0.0f;
-        r.median_ms = time_on_default_stream(repeats, [&] {
+        record_times(r, time_on_default_stream(repeats, [&] {
             check(cudnnConvolutionBackwardData(res.handle, &one, res.w_desc, res.w, res.x_desc, res.x, res.conv,
                                                best.algo, res.workspace, best.memory, &zero, res.y_desc, res.y),
                   "cudnnConvolutionBackwardData");
             if (p.bias) {
                 check(cudnnAddTensor(res.handle, &one, res.b_desc, res.b, &one, res.y_desc, res.y), "cudnnAddTensor");
             }
-        });
+        }));
         r.what = std::string("BackwardData ") + algo_name(best.algo) + workspace_note(best.memory) +
                  (p.bias ? ", + cudnnAddTensor" : "");
         r.y = download(res.y, d.y_shape);
@@ -204,11 +204,11 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
                     return cudnnFindConvolutionForwardAlgorithm(res.handle, res.y_desc, res.w_desc, res.conv,
                                                                 res.x_desc, n, returned, perf);
                 }, "cudnnFindConvolutionForwardAlgorithm");
-            r.median_ms = time_on_default_stream(repeats, [&] {
+            record_times(r, time_on_default_stream(repeats, [&] {
                 check(cudnnConvolutionForward(res.handle, &one, res.y_desc, res.y, res.w_desc, res.w, res.conv,
                                               best.algo, res.workspace, best.memory, &zero, res.x_desc, gi),
                       "cudnnConvolutionForward");
-            });
+            }));
             r.what = "Forward algo " + std::to_string(static_cast<int>(best.algo)) + workspace_note(best.memory);
             r.y = download(gi, d.x_shape);
         } else {
@@ -222,7 +222,7 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
                         return cudnnFindConvolutionBackwardFilterAlgorithm(res.handle, res.y_desc, res.x_desc, res.conv,
                                                                            res.w_desc, n, returned, perf);
                     }, "cudnnFindConvolutionBackwardFilterAlgorithm");
-            r.median_ms = time_on_default_stream(repeats, [&] {
+            record_times(r, time_on_default_stream(repeats, [&] {
                 check(cudnnConvolutionBackwardFilter(res.handle, &one, res.y_desc, res.y, res.x_desc, res.x, res.conv,
                                                      best.algo, res.workspace, best.memory, &zero, res.w_desc, gw),
                       "cudnnConvolutionBackwardFilter");
@@ -230,7 +230,7 @@ RunResult run_cudnn_backward(const SuiteCase &c, const CaseData &d, const std::v
                     check(cudnnConvolutionBackwardBias(res.handle, &one, res.y_desc, res.y, &zero, res.b_desc, gb),
                           "cudnnConvolutionBackwardBias");
                 }
-            });
+            }));
             r.what = "BackwardFilter algo " + std::to_string(static_cast<int>(best.algo)) +
                      (best.determinism == CUDNN_DETERMINISTIC ? " (deterministic)" : " (non-deterministic)") +
                      workspace_note(best.memory) + (bias ? ", + BackwardBias" : "");

@@ -56,17 +56,13 @@ struct Operand {
     }
 };
 
+// Times of `repeats` runs of run_once after a warm-up, each until the stream is idle.
 template<typename F>
-double median_of_runs(int repeats, stream &s, F &&run_once) {
-    std::vector<double> times;
-    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-        const auto t0 = std::chrono::steady_clock::now();
+std::vector<double> time_runs(int repeats, stream &s, F &&run_once) {
+    return time_wall_clock(repeats, [&] {
         run_once();
         s.wait();
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (i > 0) times.push_back(ms);
-    }
-    return median(times);
+    });
 }
 
 }  // namespace
@@ -113,12 +109,12 @@ RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::
             w.before(s);  // the weight reorder, once, outside the timing
             s.wait();
             const deconvolution_backward_data prim(pd);
-            r.median_ms = median_of_runs(repeats, s, [&] {
+            record_times(r, time_runs(repeats, s, [&] {
                 diff_dst.before(s);
                 prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst.inner}, {DNNL_ARG_WEIGHTS, w.inner},
                                  {DNNL_ARG_DIFF_SRC, diff_src.inner}});
                 diff_src.after(s);
-            });
+            }));
             r.what = pd.impl_info_str();
             note(diff_dst, "diff_dst");
             note(diff_src, "diff_src");
@@ -144,7 +140,7 @@ RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::
             src.fill(d.x);
             diff_dst.fill(grad_output);
             const deconvolution_backward_weights prim(pd);
-            r.median_ms = median_of_runs(repeats, s, [&] {
+            record_times(r, time_runs(repeats, s, [&] {
                 src.before(s);
                 diff_dst.before(s);
                 std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src.inner},
@@ -153,7 +149,7 @@ RunResult run_onednn_backward(const SuiteCase &c, const CaseData &d, const std::
                 if (p.bias) args.insert({DNNL_ARG_DIFF_BIAS, diff_b});
                 prim.execute(s, args);
                 diff_w.after(s);  // grad_weight in PyTorch's layout, as convt3d gives it
-            });
+            }));
             r.what = pd.impl_info_str();
             note(src, "src");
             note(diff_dst, "diff_dst");

@@ -108,17 +108,12 @@ RunResult run_onednn(const SuiteCase &c, const CaseData &d, int repeats) {
         if (src_reorder) to_src = reorder(src_user, src);
         if (dst_reorder) from_dst = reorder(dst, dst_user);
 
-        std::vector<double> times;
-        for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
-            const auto t0 = std::chrono::steady_clock::now();
+        record_times(r, time_wall_clock(repeats, [&] {
             if (to_src) to_src->execute(s, src_user, src);
             conv.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
             if (from_dst) from_dst->execute(s, dst, dst_user);
             s.wait();
-            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            if (i > 0) times.push_back(ms);
-        }
-        r.median_ms = median(times);
+        }));
         r.what = pd.impl_info_str();
         if (src_reorder || dst_reorder) {
             r.what += std::string(", blocked ") + (src_reorder ? "src" : "") + (src_reorder && dst_reorder ? "+" : "") +

@@ -4,6 +4,7 @@
 
 #include "suite.h"
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <utility>
@@ -79,5 +80,22 @@ RunResult guarded_run(Body &&body) {
 
 // Median of a sample (sorted in place).
 double median(std::vector<double> v);
+
+// The median and the fastest of a sample of run times, in ms, into r.
+void record_times(RunResult &r, const std::vector<double> &times_ms);
+
+// Wall-clock times of `repeats` runs of run_once (which must wait for its work to finish)
+// after a warm-up run.
+template <typename RunOnce>
+std::vector<double> time_wall_clock(int repeats, RunOnce &&run_once) {
+    std::vector<double> times;
+    for (int i = 0; i <= repeats; i++) {  // run 0 is the warm-up
+        const auto t0 = std::chrono::steady_clock::now();
+        run_once();
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (i > 0) times.push_back(ms);
+    }
+    return times;
+}
 
 }  // namespace convt3d::bench

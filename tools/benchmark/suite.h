@@ -31,6 +31,7 @@ std::vector<float> make_grad_output(const CaseData &d);
 // What one library did on one case.
 struct RunResult {
     double median_ms = -1;     // negative: did not run, see `why`
+    double fastest_ms = -1;    // the fastest timed run (noise only ever adds time)
     std::string what;          // kernel / implementation that ran, layouts
     std::string why;           // why it did not run
     std::vector<float> y;      // host copy of the output (NCDHW) of the last run, for a cross-check
