@@ -67,12 +67,23 @@ struct BackwardOptions {
     // for schedules that materialise it (per task, or grad_input's channel_rows copy): the
     // copy has no gathers at the borders.
     bool padding_by_copy = false;
+    // grad_input, with padding_by_copy: where no tap reaches outside grad_output (padding 0 on
+    // every axis), read it through a boundary condition instead, which then has no borders:
+    // one pass where the copy writes zeros over the whole tensor first (vnet_up_k2s2: 67 MB).
+    // See GradInputFuncs::no_padding.
+    bool boundary_condition_without_padding = false;
 };
 
 struct GradInputFuncs {
     Halide::Func output;          // (x, y, z, ci, n)
     Halide::Func accumulator;     // zero, then the reduction over r
     Halide::Func padded_grad_output;
+    // With BackwardOptions::boundary_condition_without_padding: grad_output through a boundary
+    // condition, which the reduction reads instead of padded_grad_output where no_padding
+    // holds. Schedules materialise both (only the one read is computed) and specialise on
+    // no_padding before any other condition, so that a branch reads one of them.
+    Halide::Func boundary_grad_output;
+    Halide::Expr no_padding;
     Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)
     // With BackwardOptions::channel_block > 0: the weight packed in blocks of that many
     // input channels, (ci % block, co, kx, ky, kz, ci / block), which the reduction reads
@@ -115,6 +126,15 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.output = Func("grad_input");
     f.accumulator = Func("grad_input_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
+    Func grad_output_read = f.padded_grad_output;
+    if (options.padding_by_copy && options.boundary_condition_without_padding) {
+        f.no_padding = axes[0].padding == 0 && axes[1].padding == 0 && axes[2].padding == 0;
+        f.boundary_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, false);
+        Var x("x"), y("y"), z("z"), c("c"), n("n");
+        grad_output_read = Func("grad_output_read");
+        grad_output_read(x, y, z, c, n) =
+            select(f.no_padding, f.boundary_grad_output(x, y, z, c, n), f.padded_grad_output(x, y, z, c, n));
+    }
     f.r = RDom({{0, kernel_extent[0]}, {0, kernel_extent[1]}, {0, kernel_extent[2]}, {0, out_channels_per_group}},
                "r");
     if (options.prune_padding_rows) {
@@ -125,8 +145,8 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     Expr co = group * out_channels_per_group + f.r.w;
     f.accumulator(f.x, f.y, f.z, f.c, f.n) = 0.0f;
     f.accumulator(f.x, f.y, f.z, f.c, f.n) +=
-        f.padded_grad_output(reached(axes[0], f.x, f.r.x), reached(axes[1], f.y, f.r.y),
-                             reached(axes[2], f.z, f.r.z), co, f.n) *
+        grad_output_read(reached(axes[0], f.x, f.r.x), reached(axes[1], f.y, f.r.y), reached(axes[2], f.z, f.r.z),
+                         co, f.n) *
         weight_read(f.r.x, f.r.y, f.r.z, f.r.w, f.c);
     f.output(f.x, f.y, f.z, f.c, f.n) = f.accumulator(f.x, f.y, f.z, f.c, f.n);
     f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
