@@ -136,11 +136,13 @@ std::pair<RunResult, RunResult> alternate(int rounds, Ours ours, Theirs theirs) 
         round(ours, a, ta, fa, i == 0);
         round(theirs, b, tb, fb, i == 0);
     }
-    for (auto [r, medians, fastest] : {std::tie(a, ta, fa), std::tie(b, tb, fb)}) {
-        if (r.median_ms <= 0) continue;
+    auto summarise = [](RunResult &r, const std::vector<double> &medians, const std::vector<double> &fastest) {
+        if (r.median_ms <= 0) return;
         r.median_ms = median(medians);
         r.fastest_ms = *std::min_element(fastest.begin(), fastest.end());
-    }
+    };
+    summarise(a, ta, fa);
+    summarise(b, tb, fb);
     return {a, b};
 }
 
