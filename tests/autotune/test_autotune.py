@@ -35,15 +35,20 @@ def describe(device):
                                      check=True, capture_output=True, text=True).stdout)
 
 
+def assert_candidates_fit(test, name, isa):
+    """Kernel `name`'s space on `isa` has candidates, each fits the registers, ids unique."""
+    space = Space(name, isa)
+    cands = space.all()
+    test.assertTrue(cands, f"{name}/{isa}")
+    test.assertTrue(all(space.fits(c.knobs) for c in cands))
+    test.assertEqual(len({c.id for c in cands}), len(cands), "ids must be unique")
+
+
 class SpaceTest(unittest.TestCase):
     def test_every_variant_and_isa_has_candidates_that_fit(self):
         for variant in project.variant_params():
             for isa in project.isa_targets():
-                space = Space(variant, isa)
-                cands = space.all()
-                self.assertTrue(cands, f"{variant}/{isa}")
-                self.assertTrue(all(space.fits(c.knobs) for c in cands))
-                self.assertEqual(len({c.id for c in cands}), len(cands), "ids must be unique")
+                assert_candidates_fit(self, variant, isa)
 
     def test_templates_follow_the_variant(self):
         self.assertEqual(set(Space("k2s2_g1", "avx2").templates), {"over_channels", "over_x", "phase_major"})
@@ -129,11 +134,7 @@ class BackwardSpaceTest(unittest.TestCase):
         self.assertIn("grad_weight:dw", kernels)
         for name in kernels:
             for isa in CPU_ISAS:
-                space = Space(name, isa)
-                cands = space.all()
-                self.assertTrue(cands, f"{name}/{isa}")
-                self.assertTrue(all(space.fits(c.knobs) for c in cands))
-                self.assertEqual(len({c.id for c in cands}), len(cands), "ids must be unique")
+                assert_candidates_fit(self, name, isa)
 
     def test_templates_follow_the_gradient_and_the_variant(self):
         self.assertEqual(set(Space("grad_input:g1", "avx2").templates), {"grad_input_channels"})
