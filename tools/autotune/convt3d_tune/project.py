@@ -26,15 +26,19 @@ def _cmake_sets(prefix, path=KERNELS_CMAKE):
     return found
 
 
+def _variant_params(prefix, path=KERNELS_CMAKE):
+    """{variant: {param: value}} from the `set(<prefix><variant> param=value...)` lines."""
+    return {v: dict(kv.split("=", 1) for kv in values) for v, values in _cmake_sets(prefix, path).items()}
+
+
 def variant_params():
     """{variant: {"stride": "2", ...}}: the generator parameters that make each variant."""
-    return {v: dict(kv.split("=", 1) for kv in values) for v, values in _cmake_sets("CONVT3D_VARIANT_").items()}
+    return _variant_params("CONVT3D_VARIANT_")
 
 
 def backward_variant_params():
     """{variant: {"fixed_groups": "1", ...}}: the same for the gradient kernels' variants."""
-    return {v: dict(kv.split("=", 1) for kv in values)
-            for v, values in _cmake_sets("CONVT3D_BACKWARD_VARIANT_", BACKWARD_CMAKE).items()}
+    return _variant_params("CONVT3D_BACKWARD_VARIANT_", BACKWARD_CMAKE)
 
 
 def gradient_of(name):
