@@ -49,7 +49,7 @@ bool backward_entry_supports(const BackwardKernelEntry<Fn> &e, const Params &p) 
     return (e.stride == 0 || (p.stride[0] == e.stride && p.stride[1] == e.stride && p.stride[2] == e.stride)) &&
            (e.groups == 0 || p.groups == e.groups) && p.in_channels / p.groups >= e.min_in_channels &&
            p.out_channels / p.groups >= e.min_out_channels &&
-           (e.group_in_channels == 0 || p.in_channels == p.groups * e.group_in_channels);
+           has_group_in_channels(e.group_in_channels, p);
 }
 
 template<typename Fn>

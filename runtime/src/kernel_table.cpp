@@ -25,7 +25,7 @@ bool entry_supports(const ForwardKernelEntry &e, const Params &p) {
     return (e.stride == 0 || all_equal(p.stride, e.stride)) &&
            (e.kernel == 0 || all_equal(p.kernel_size, e.kernel)) &&
            (e.dilation == 0 || all_equal(p.dilation, e.dilation)) && (e.groups == 0 || p.groups == e.groups) &&
-           (e.group_in_channels == 0 || p.in_channels == p.groups * e.group_in_channels) &&
+           has_group_in_channels(e.group_in_channels, p) &&
            p.out_channels >= e.min_out_channels;
 }
 

@@ -27,6 +27,11 @@ extern const ForwardKernelEntry kForwardKernels[];
 extern const std::size_t kNumForwardKernels;
 
 bool entry_supports(const ForwardKernelEntry &e, const Params &p);
+// Whether p has the input channels per group a kernel is compiled for (0: any); forward and
+// backward entries both carry it.
+inline bool has_group_in_channels(int group_in_channels, const Params &p) {
+    return group_in_channels == 0 || p.in_channels == p.groups * group_in_channels;
+}
 const ForwardKernelEntry &find_kernel(const std::string &name, Device device);
 // The first entry whose preconditions hold, honouring opts.kernel; throws Error.
 const ForwardKernelEntry &select_kernel(const Params &p, Device device, const DispatchOptions &opts);
