@@ -60,6 +60,17 @@ inline void vectorise_reduction_over_x(Halide::Func accumulator, const Halide::R
 
 }  // namespace detail
 
+// The x-vectorised schedules' zero-padded grad_output: padded by each task of `out` (at its
+// loop `task`) for its own channels (pad_per_task), or once, planar, for every task.
+inline void pad_grad_output_for_x_vectors(Halide::Func padded, Halide::Func out, const Halide::Var &task,
+                                          const BackwardCpuKnobs &k, int lanes) {
+    if (k.pad_per_task) {
+        compute_padded_rows_per_task(padded, out, task, lanes);
+    } else {
+        materialize_padded(padded, lanes, PaddedLayout::planar);
+    }
+}
+
 // grad_input over channels (for groups == 1: with groups, lanes that cross a group
 // boundary gather): register tile of (channel_vectors * lanes) input channels x
 // channel_tile x positions; each reduction step loads channel_vectors vectors of weights
@@ -201,11 +212,7 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
     branches(Internal::const_true());
     tile(out, lanes, 1, TailStrategy::GuardWithIf);
 
-    if (k.pad_per_task) {
-        compute_padded_rows_per_task(f.padded_grad_output, out, t.task, lanes);
-    } else {
-        materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
-    }
+    pad_grad_output_for_x_vectors(f.padded_grad_output, out, t.task, k, lanes);
     acc.compute_at(out, t.xo);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp).split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf).unroll(aci);
@@ -312,11 +319,7 @@ inline void apply_grad_weight_cpu_schedule(GradWeightFuncs &f, const Halide::Tar
     Var task("task");
     for (const Expr &fast : f.fast_paths) out.specialize(fast).fuse(f.co, f.ci, task).parallel(task);
     out.fuse(f.co, f.ci, task).parallel(task);
-    if (k.pad_per_task) {
-        compute_padded_rows_per_task(f.padded_grad_output, out, task, lanes);
-    } else {
-        materialize_padded(f.padded_grad_output, lanes, PaddedLayout::planar);
-    }
+    pad_grad_output_for_x_vectors(f.padded_grad_output, out, task, k, lanes);
     if (k.taps_inner && k.vectorize_reduction) {
         // Every tap of the task along one input row before the next row, so the row and the
         // grad_output rows it reaches are read from L1 by all taps, rather than one pass over
