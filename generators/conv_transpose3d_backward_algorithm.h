@@ -72,6 +72,15 @@ struct BackwardOptions {
     // one pass where the copy writes zeros over the whole tensor first (vnet_up_k2s2: 67 MB).
     // See GradInputFuncs::no_padding.
     bool boundary_condition_without_padding = false;
+    // grad_weight, if defined: the reduction over the input's depth is cut into this many
+    // parts of consecutive planes, each summed on its own (GradWeightFuncs::partial_sums), and
+    // the parts are then summed in order, so that a schedule can run parts as tasks of their
+    // own. Still one fixed order of additions for every element.
+    Halide::Expr depth_parts;
+    // grad_weight with channel_block, if defined: where it holds, the reduction reads a second
+    // copy in blocks (GradWeightFuncs::blocked_grad_output_per_pass), which a schedule can
+    // compute at another loop level than blocked_grad_output.
+    Halide::Expr second_blocked_copy_where;
 };
 
 struct GradInputFuncs {
@@ -163,8 +172,15 @@ struct GradWeightFuncs {
     // vectors at successive positions are then adjacent, not a whole position's channels
     // apart (unet_up_k2s2: 64 of every 544 bytes read).
     Halide::Func blocked_grad_output;
-    Halide::RDom r;            // (x, y, z, n) over the input
-    Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"};
+    // With BackwardOptions::second_blocked_copy_where: the same blocks, read where that holds.
+    Halide::Func blocked_grad_output_per_pass;
+    Halide::Expr per_pass_where;
+    std::array<BackwardAxis, 3> axes;
+    // With BackwardOptions::depth_parts: (kx, ky, kz, co_g, ci, part), the sum over the
+    // part's planes (the accumulator has the part too); output sums the parts in order.
+    Halide::Func partial_sums;
+    Halide::RDom r;            // (x, y, z, n) over the input (z: in parts, one part's planes)
+    Halide::Var kx{"kx"}, ky{"ky"}, kz{"kz"}, co{"co"}, ci{"ci"}, part{"part"};
     std::vector<Halide::Expr> fast_paths;  // as for grad_input (loads along the input's x)
 };
 
@@ -183,8 +199,14 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     f.output = Func("grad_weight");
     f.accumulator = Func("grad_weight_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
+    const bool in_parts = options.depth_parts.defined();
     f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
+    if (in_parts) {
+        const Expr planes_per_part = (input_extent[2] + options.depth_parts - 1) / options.depth_parts;
+        f.r.where(f.r.z >= f.part * planes_per_part && f.r.z < (f.part + 1) * planes_per_part);
+    }
     f.grad_output_channels = grad_output_channels;
+    f.axes = axes;
     if (options.prune_padding_rows) {
         f.r.where(reaches_inside(axes[2], f.r.z, f.kz, grad_output_extent[2]));
     }
@@ -193,21 +215,39 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     if (options.channel_block > 0 && single_group) {
         const int block = options.channel_block;
         Var c_in("c_in"), x("x"), y("y"), z("z"), cb("cb"), n("n"), c("c");
-        f.blocked_grad_output = Func("blocked_grad_output");
         // Channels past the last one (in a partial last block) repeat it; no gradient uses them.
-        f.blocked_grad_output(c_in, x, y, z, cb, n) =
-            f.padded_grad_output(x, y, z, min(cb * block + c_in, grad_output_channels - 1), n);
+        const Expr blocks = f.padded_grad_output(x, y, z, min(cb * block + c_in, grad_output_channels - 1), n);
+        f.blocked_grad_output = Func("blocked_grad_output");
+        f.blocked_grad_output(c_in, x, y, z, cb, n) = blocks;
+        Expr read = f.blocked_grad_output(c % block, x, y, z, c / block, n);
+        if (options.second_blocked_copy_where.defined()) {
+            f.per_pass_where = options.second_blocked_copy_where;
+            f.blocked_grad_output_per_pass = Func("blocked_grad_output_per_pass");
+            f.blocked_grad_output_per_pass(c_in, x, y, z, cb, n) = blocks;
+            read = select(f.per_pass_where, f.blocked_grad_output_per_pass(c % block, x, y, z, c / block, n), read);
+        }
         grad_output_read = Func("grad_output_view");
-        grad_output_read(x, y, z, c, n) = f.blocked_grad_output(c % block, x, y, z, c / block, n);
+        grad_output_read(x, y, z, c, n) = read;
     }
     Expr group = single_group ? Expr(0) : f.ci / in_channels_per_group;
     Expr co = group * out_channels_per_group + f.co;
-    f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
-    f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci) +=
-        input(f.r.x, f.r.y, f.r.z, f.ci, f.r.w) *
-        grad_output_read(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
-                             reached(axes[2], f.r.z, f.kz), co, f.r.w);
-    f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
+    std::vector<Var> args = {f.kx, f.ky, f.kz, f.co, f.ci};
+    if (in_parts) args.push_back(f.part);
+    f.accumulator(args) = 0.0f;
+    f.accumulator(args) += input(f.r.x, f.r.y, f.r.z, f.ci, f.r.w) *
+                           grad_output_read(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
+                                            reached(axes[2], f.r.z, f.kz), co, f.r.w);
+    if (in_parts) {
+        f.partial_sums = Func("grad_weight_partial_sums");
+        f.partial_sums(args) = f.accumulator(args);
+        Func total("grad_weight_total");
+        const RDom parts(0, options.depth_parts, "parts");
+        total(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
+        total(f.kx, f.ky, f.kz, f.co, f.ci) += f.partial_sums(f.kx, f.ky, f.kz, f.co, f.ci, parts);
+        f.output(f.kx, f.ky, f.kz, f.co, f.ci) = total(f.kx, f.ky, f.kz, f.co, f.ci);
+    } else {
+        f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
+    }
     f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
     return f;
 }

@@ -15,10 +15,19 @@ public:
 
     void generate() {
         const Expr in_channels = input.dim(3).extent();
+        convt3d::BackwardOptions options = backward_options();
+        if (options.channel_block > 0 && options.single_group) {
+            options.depth_parts = convt3d::grad_weight_depth_parts(grad_weight.dim(3).extent(), in_channels,
+                                                                   input.dim(2).extent(), get_target(), cpu_knobs());
+            if (blocks_per_pass) {
+                options.second_blocked_copy_where = convt3d::grad_weight_blocks_per_pass(
+                    in_channels, grad_weight.dim(1).extent(), grad_weight.dim(2).extent(), axes(), cpu_knobs());
+            }
+        }
         funcs_ = convt3d::define_grad_weight(
             input, {input.dim(0).extent(), input.dim(1).extent(), input.dim(2).extent(), input.dim(4).extent()},
             grad_output, {grad_output.dim(0).extent(), grad_output.dim(1).extent(), grad_output.dim(2).extent()},
-            grad_output.dim(3).extent(), axes(), in_channels_per_group(in_channels), grad_weight.dim(3).extent(), backward_options());
+            grad_output.dim(3).extent(), axes(), in_channels_per_group(in_channels), grad_weight.dim(3).extent(), options);
         const auto &f = funcs_;
         grad_weight(f.kx, f.ky, f.kz, f.co, f.ci) = funcs_.output(f.kx, f.ky, f.kz, f.co, f.ci);
         funcs_.output = grad_weight;

@@ -25,6 +25,8 @@ struct BackwardCpuKnobs {
     int block_kz = 0;             // grad_input: reduction blocked by z tap, each block reused by a whole (channel tile, n) task
     int small_weights = 0;        // grad_input (with block_kz): up to this many weights, tasks are z planes of all channel tiles
     int rows_per_pass = 1;        // grad_weight: input rows each register tile sums over between loads and stores of its accumulators
+    int blocks_per_pass = 0;      // grad_weight (channel schedule, rows_per_pass > 1): where grad_weight_blocks_per_pass holds, each pass blocks the grad_output rows it reads itself
+    int tiles_inside_taps = 0;    // grad_weight (channel schedule): with stride >= 2 in x, each tap runs over every input-channel tile of the task before the next tap
     int taps_inner = 0;           // grad_weight, x-vectorised (with vectorize_reduction): every tap summed along each input row in turn
     // x-vectorised kernels: each task pads the grad_output it reads itself (zeros, then
     // grad_output copied over them; in L2) instead of all tasks reading one padded copy made
@@ -225,6 +227,46 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
         .unroll(aci);
 }
 
+// grad_weight's channel schedule runs at least this many tasks where the layer allows.
+constexpr int grad_weight_min_tasks = 4;
+
+// The input channels of one grad_weight task in the channel schedule cut into parts: the
+// largest block of up to ci_tiles tiles that the layer has.
+inline Halide::Expr grad_weight_ci_block(const Halide::Expr &ci_extent, const BackwardCpuKnobs &k) {
+    Halide::Expr block = k.channel_tile;
+    for (int tiles = 2; tiles <= std::max(1, k.ci_tiles); tiles *= 2) {
+        block = Halide::select(ci_extent >= k.channel_tile * tiles, k.channel_tile * tiles, block);
+    }
+    return block;
+}
+
+// BackwardOptions::depth_parts for grad_weight's channel schedule on groups == 1: the input's
+// depth is cut into as many parts as make at least grad_weight_min_tasks tasks of
+// grad_weight_ci_block input channels. Parts rather than smaller blocks: every block of input
+// channels reads its output channels' grad_output once more (vnet_up_k2s2 grad_weight, avx2,
+// 2 threads, fastest calls: 29.9 -> 27.2 ms in 2 parts of one block instead of 2 blocks of 32
+// channels, and 21.7 ms with blocks_per_pass, which needs the one block).
+inline Halide::Expr grad_weight_depth_parts(const Halide::Expr &co_extent, const Halide::Expr &ci_extent,
+                                            const Halide::Expr &depth, const Halide::Target &target,
+                                            const BackwardCpuKnobs &k) {
+    using namespace Halide;
+    const int tile_co = target.natural_vector_size<float>() * k.channel_vectors;
+    const Expr block = grad_weight_ci_block(ci_extent, k);
+    const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block - 1) / block);
+    return clamp((grad_weight_min_tasks + blocks - 1) / blocks, 1, max(depth, 1));
+}
+
+// BackwardOptions::second_blocked_copy_where for blocks_per_pass: where a task holds every
+// input channel and its passes of rows reach disjoint grad_output rows and planes
+// ((k - 1) * dilation < stride on y and z), so that blocking per pass blocks each grad_output
+// element once.
+inline Halide::Expr grad_weight_blocks_per_pass(const Halide::Expr &ci_extent, const Halide::Expr &kernel_y,
+                                                const Halide::Expr &kernel_z, const std::array<BackwardAxis, 3> &axes,
+                                                const BackwardCpuKnobs &k) {
+    return ci_extent <= grad_weight_ci_block(ci_extent, k) && (kernel_y - 1) * axes[1].dilation < axes[1].stride &&
+           (kernel_z - 1) * axes[2].dilation < axes[2].stride;
+}
+
 // grad_weight over output channels (any groups; vectors within a group): one task per (tile of channel_vectors * lanes output
 // channels, block of up to ci_tiles tiles of channel_tile input channels), holding the tile's accumulators for every
 // kernel tap (output channels innermost). The reduction walks the batch and the input rows;
@@ -241,7 +283,16 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     using namespace Halide;
     const int lanes = target.natural_vector_size<float>();
     const int tile_co = lanes * k.channel_vectors, tile_ci = k.channel_tile;
-    Func out = f.output, acc = f.accumulator;
+    // Tasks are (channel tiles, part) of the partial sums where the reduction is cut into
+    // parts (GradWeightFuncs::partial_sums); the output then sums each element's parts.
+    const bool in_parts = f.partial_sums.defined();
+    Func out = in_parts ? f.partial_sums : f.output, acc = f.accumulator;
+    if (in_parts) {
+        out.compute_root();
+        f.output.parallel(f.ci);
+    }
+    Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
+    RVar ryo("ryo"), ryi("ryi");
     // grad_output in blocks of tile_co channels (GradWeightFuncs::blocked_grad_output), or with
     // every channel of a position together.
     const bool blocked = f.blocked_grad_output.defined();
@@ -250,29 +301,39 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     } else {
         materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost, f.grad_output_channels);
     }
+    // The second copy (where grad_weight_blocks_per_pass holds): each pass of rows blocks the
+    // grad_output rows it reads, while they are in cache, instead of one pass over all of
+    // grad_output writing the blocks and the tasks reading them back.
+    const bool per_pass = f.blocked_grad_output_per_pass.defined() && k.rows_per_pass > 1;
+    if (per_pass) {
+        transpose_into_channel_blocks(f.blocked_grad_output_per_pass, f.padded_grad_output, lanes);
+        f.blocked_grad_output_per_pass.compute_at(acc, ryo);
+    }
 
     // Channel tiles start at multiples of the tile, as grad_output's blocks do; a partial last
     // tile is computed whole and only its real channels are stored.
     const TailStrategy co_tail = blocked ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     auto tile = [&](Stage s, int tco, int tci) {
         s.split(f.co, coo, coi, tco, co_tail)
             .split(f.ci, cio, cii, tci, TailStrategy::ShiftInwards)
             .reorder(coi, cii, f.kx, f.ky, f.kz, coo, cio)
-            .fuse(coo, cio, task)
-            .parallel(task);
+            .fuse(coo, cio, task);
+        if (in_parts) s.fuse(task, f.part, task);
+        s.parallel(task);
     };
-    // A task holds up to ci_tiles input-channel tiles (halving until there are at least 4
-    // tasks), so the grad_output rows it reads feed all of them while in L1, instead of each
-    // tile re-reading its grad_output slice (unet_up_k2s2 grad_weight 0.24x -> 0.63x of oneDNN,
-    // avx2).
-    const Expr co_extent = out.output_buffer().dim(3).extent(), ci_extent = out.output_buffer().dim(4).extent();
+    // A task holds up to ci_tiles input-channel tiles, so the grad_output rows it reads feed
+    // all of them while in L1, instead of each tile re-reading its grad_output slice
+    // (unet_up_k2s2 grad_weight 0.24x -> 0.63x of oneDNN, avx2). Cut into parts, a task takes
+    // the largest block the layer has and the parts make up the tasks; else blocks halve until
+    // there are at least grad_weight_min_tasks.
+    const Expr co_extent = f.output.output_buffer().dim(3).extent(), ci_extent = f.output.output_buffer().dim(4).extent();
     // Blocked, any channel count takes whole tiles (a partial last one is computed whole).
     const Expr co_fills_tile = blocked ? Internal::const_true() : co_extent >= tile_co;
     for (int tiles = std::max(1, k.ci_tiles); tiles > 1; tiles /= 2) {
         const int block_ci = tile_ci * tiles;
         const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
-        tile(out.specialize(co_fills_tile && ci_extent >= block_ci && blocks >= 4), tile_co, block_ci);
+        const Expr enough_tasks = in_parts ? Internal::const_true() : blocks >= grad_weight_min_tasks;
+        tile(out.specialize(co_fills_tile && ci_extent >= block_ci && enough_tasks), tile_co, block_ci);
     }
     tile(out.specialize(co_fills_tile && ci_extent >= tile_ci), tile_co, tile_ci);
     if (blocked) {
@@ -283,25 +344,45 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     }
 
     acc.compute_at(out, task).reorder_storage(f.co, f.ci, f.kx, f.ky, f.kz);
+    if (in_parts) acc.bound_extent(f.part, 1);
     if (blocked) acc.bound_extent(f.co, tile_co);
     Var acv("acv"), acl("acl"), acio("acio"), acii("acii");
     acc.reorder(f.co, f.ci, f.kx, f.ky, f.kz)
         .vectorize(f.co, lanes, TailStrategy::GuardWithIf)
         .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf)
         .unroll(acii);
+    // Register tiles of (channel_vectors vectors of output channels) x (channel_tile input
+    // channels). taps_outside: each tap runs over every input-channel tile of the task before
+    // the next tap, so the task's input rows and the tap's grad_output rows are read from L1
+    // by all of them; else each tile runs every tap, which suits stride 1 in x, where
+    // neighbouring x taps read the same grad_output lines (seed_example 8% faster so).
+    auto reduce = [&](Stage update, bool taps_outside) {
+        update.split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
+            .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf);
+        std::vector<VarOrRVar> order = {acl, acv, acii, f.r.x};
+        if (k.rows_per_pass > 1) {
+            // Short rows (decoder_k3s2_op1: 8 positions) would spend a quarter of the tile's
+            // instructions loading and storing its accumulators; several rows per pass do not.
+            update.split(f.r.y, ryo, ryi, k.rows_per_pass, TailStrategy::GuardWithIf);
+            order.push_back(ryi);
+        }
+        const std::vector<VarOrRVar> taps = {f.kx, f.ky, f.kz};
+        if (taps_outside) order.push_back(acio);
+        order.insert(order.end(), taps.begin(), taps.end());
+        if (!taps_outside) order.push_back(acio);
+        if (k.rows_per_pass > 1) {
+            order.push_back(ryo);
+        } else {
+            order.push_back(f.r.y);
+        }
+        order.push_back(f.r.z);
+        order.push_back(f.r.w);
+        update.reorder(order).vectorize(acl).unroll(acv).unroll(acii);
+    };
     Stage update = acc.update();
-    update.split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
-        .split(f.ci, acio, acii, tile_ci, TailStrategy::GuardWithIf);
-    if (k.rows_per_pass > 1) {
-        // Short rows (decoder_k3s2_op1: 8 positions) would spend a quarter of the tile's
-        // instructions loading and storing its accumulators; several rows per pass do not.
-        RVar ryo("ryo"), ryi("ryi");
-        update.split(f.r.y, ryo, ryi, k.rows_per_pass, TailStrategy::GuardWithIf)
-            .reorder(acl, acv, acii, f.r.x, ryi, f.kx, f.ky, f.kz, acio, ryo, f.r.z, f.r.w);
-    } else {
-        update.reorder(acl, acv, acii, f.r.x, f.kx, f.ky, f.kz, acio, f.r.y, f.r.z, f.r.w);
-    }
-    update.vectorize(acl).unroll(acv).unroll(acii);
+    if (per_pass) reduce(update.specialize(f.per_pass_where), k.tiles_inside_taps != 0);
+    if (k.tiles_inside_taps) reduce(update.specialize(f.axes[0].stride >= 2), true);
+    reduce(update, false);
 }
 
 // grad_weight: one task per (output channel in group, input channel); inside it every

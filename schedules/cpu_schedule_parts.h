@@ -58,22 +58,29 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
 }
 
 // blocked(c_in, x, y, z, cb, n) = padded(x, y, z, cb * block + c_in, n) (channels in blocks of
-// a multiple of lanes, innermost), transposed through stack tiles as above.
-inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
+// a multiple of lanes, innermost), transposed through stack tiles as above, computed where
+// the caller puts it. Each copy stages its own tiles (padded.in), so two copies of one
+// padded Func can be computed at different loop levels.
+inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
     using namespace Halide;
     const auto &v = blocked.args();  // c_in, x, y, z, cb, n
-    Var cio("cio"), cii("cii"), xo("xo"), xi("xi"), task("task");
-    blocked.compute_root()
-        .split(v[0], cio, cii, lanes)
+    Var cio("cio"), cii("cii"), xo("xo"), xi("xi");
+    blocked.split(v[0], cio, cii, lanes)
         .split(v[1], xo, xi, lanes, TailStrategy::RoundUp)
         .reorder(cii, xi, cio, xo, v[2], v[3], v[4], v[5])
-        .fuse(v[3], v[4], task)
-        .fuse(task, v[5], task)
-        .parallel(task)
         .vectorize(cii)
         .unroll(xi)
         .partition(xo, Partition::Always);
-    stage_transpose_tile(padded, blocked, cio, lanes);
+    stage_transpose_tile(padded.in(blocked), blocked, cio, lanes);
+}
+
+// The blocks above, once for the whole tensor, in parallel over (z, block, n).
+inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
+    using namespace Halide;
+    transpose_into_channel_blocks(blocked, padded, lanes);
+    const auto &v = blocked.args();
+    Var task("task");
+    blocked.compute_root().fuse(v[3], v[4], task).fuse(task, v[5], task).parallel(task);
 }
 
 // zero_then_copy (generators/zero_then_copy.h): the input copied over the zeros,
