@@ -288,8 +288,11 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const bool in_parts = f.partial_sums.defined();
     Func out = in_parts ? f.partial_sums : f.output, acc = f.accumulator;
     if (in_parts) {
-        out.compute_root();
-        f.output.parallel(f.ci);
+        // The partial sums are laid out as the accumulators (output channels innermost), so
+        // each task stores its tile as vectors; the sum over the parts reads vectors of output
+        // channels and writes them across the taps.
+        out.compute_root().reorder_storage(f.co, f.ci, f.kx, f.ky, f.kz, f.part);
+        f.output.reorder(f.co, f.kx, f.ky, f.kz, f.ci).vectorize(f.co, lanes, TailStrategy::GuardWithIf).parallel(f.ci);
     }
     Var coo("coo"), coi("coi"), cio("cio"), cii("cii"), task("task");
     RVar ryo("ryo"), ryi("ryi");
@@ -318,7 +321,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
             .split(f.ci, cio, cii, tci, TailStrategy::ShiftInwards)
             .reorder(coi, cii, f.kx, f.ky, f.kz, coo, cio)
             .fuse(coo, cio, task);
-        if (in_parts) s.fuse(task, f.part, task);
+        if (in_parts) s.fuse(task, f.part, task).vectorize(coi, lanes, TailStrategy::GuardWithIf);
         s.parallel(task);
     };
     // A task holds up to ci_tiles input-channel tiles, so the grad_output rows it reads feed
