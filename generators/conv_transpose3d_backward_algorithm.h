@@ -67,11 +67,11 @@ struct BackwardOptions {
     // for schedules that materialise it (per task, or grad_input's channel_rows copy): the
     // copy has no gathers at the borders.
     bool padding_by_copy = false;
-    // grad_input, with padding_by_copy: where no tap reaches outside grad_output (padding 0 on
-    // every axis), read it through a boundary condition instead, which then has no borders:
-    // one pass where the copy writes zeros over the whole tensor first (vnet_up_k2s2: 67 MB).
-    // See GradInputFuncs::no_padding.
-    bool boundary_condition_without_padding = false;
+    // grad_input, with padding_by_copy, if defined: where this holds and no tap reaches outside
+    // grad_output (padding 0 on every axis), read it through a boundary condition instead,
+    // which then has no borders: one pass where the copy writes zeros over the whole tensor
+    // first (vnet_up_k2s2: 67 MB). See GradInputFuncs::no_padding.
+    Halide::Expr boundary_condition_where;
     // grad_weight, if defined: the reduction over the input's depth is cut into this many
     // parts of consecutive planes, each summed on its own (GradWeightFuncs::partial_sums), and
     // the parts are then summed in order, so that a schedule can run parts as tasks of their
@@ -87,9 +87,9 @@ struct GradInputFuncs {
     Halide::Func output;          // (x, y, z, ci, n)
     Halide::Func accumulator;     // zero, then the reduction over r
     Halide::Func padded_grad_output;
-    // With BackwardOptions::boundary_condition_without_padding: grad_output through a boundary
+    // With BackwardOptions::boundary_condition_where: grad_output through a boundary
     // condition, which the reduction reads instead of padded_grad_output where no_padding
-    // holds. Schedules materialise both (only the one read is computed) and specialise on
+    // (that condition, and padding 0 on every axis) holds. Schedules materialise both (only the one read is computed) and specialise on
     // no_padding before any other condition, so that a branch reads one of them.
     Halide::Func boundary_grad_output;
     Halide::Expr no_padding;
@@ -136,8 +136,9 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.accumulator = Func("grad_input_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
     Func grad_output_read = f.padded_grad_output;
-    if (options.padding_by_copy && options.boundary_condition_without_padding) {
-        f.no_padding = axes[0].padding == 0 && axes[1].padding == 0 && axes[2].padding == 0;
+    if (options.padding_by_copy && options.boundary_condition_where.defined()) {
+        f.no_padding = options.boundary_condition_where && axes[0].padding == 0 && axes[1].padding == 0 &&
+                       axes[2].padding == 0;
         f.boundary_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, false);
         Var x("x"), y("y"), z("z"), c("c"), n("n");
         grad_output_read = Func("grad_output_read");

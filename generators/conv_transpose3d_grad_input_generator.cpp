@@ -48,12 +48,14 @@ private:
     // The channel schedule's copy of grad_output (channel_rows) is zeros and then grad_output
     // copied over them: dense rows, where a boundary condition's select per element had made
     // the copy 14% of dilated_k3d2's grad_input (6% so; avx2); without padding, the boundary
-    // condition, which then has no borders (vnet_up_k2s2's copy over zeros was 8% slower).
-    convt3d::BackwardOptions options() const {
+    // condition, which then has no borders (vnet_up_k2s2's copy over zeros was 8% slower),
+    // where the schedule's copy of it suits the layer (grad_input_boundary_condition_where).
+    convt3d::BackwardOptions options() {
         convt3d::BackwardOptions o = backward_options();
         if (!on_gpu() && !using_autoscheduler() && over_channels) {
             o.padding_by_copy = true;
-            o.boundary_condition_without_padding = true;
+            o.boundary_condition_where = convt3d::grad_input_boundary_condition_where(
+                weight.dim(1).extent(), weight.dim(2).extent(), axes(), cpu_knobs());
         }
         return o;
     }
