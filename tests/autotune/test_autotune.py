@@ -234,6 +234,13 @@ class TuneTest(unittest.TestCase):
         self.assertEqual(len(first), 3)
         self.assertTrue(all(r["variant"] == "s1" and r["status"] == "ok" for r in first), first)
         self.assertTrue(all(r["cases"]["tiny_latency"]["median_ms"] > 0 for r in first))
+        # The search starts from what the build ships (s1's tuned entry), then the hand-written
+        # knobs, so that tuning again cannot drop what an earlier run found.
+        schedules = project.load_json(project.SCHEDULE_FILE)
+        shipped = Space("s1", "avx2").from_knobs(schedules_io.shipped_knobs(schedules, "avx2", "s1"))
+        hand = Space("s1", "avx2").from_knobs(schedules_io.hand_written_knobs(schedules, "avx2", "s1"))
+        self.assertNotEqual(shipped.id, hand.id, "s1's tuned entry should differ from its hand-written one")
+        self.assertEqual({r["id"] for r in first[:2]}, {shipped.id, hand.id})
         autotune(*args)  # the same search again: everything comes from the log
         self.assertEqual(len(log_lines(work)), 3)
         autotune(*args[:-1], "5")  # a larger budget adds only the new candidates
@@ -279,7 +286,7 @@ class TuneTest(unittest.TestCase):
         autotune(*common, "plan", "--candidates", "2", "--out", str(work / "plan1.json"))
         plan1 = json.loads((work / "plan1.json").read_text())["candidates"]
         self.assertEqual(len(plan1), 3, "the starting schedule, then two more")
-        start_knobs = schedules_io.hand_written_knobs(project.load_json(project.SCHEDULE_FILE), "avx2", "s1")
+        start_knobs = schedules_io.shipped_knobs(project.load_json(project.SCHEDULE_FILE), "avx2", "s1")
         self.assertEqual(Space("s1", "avx2").from_knobs(start_knobs).id, plan1[0]["id"])
         self.assertTrue(all(c["cases"] == ["tiny_latency"] and c["variant"] == "s1" for c in plan1))
         autotune("build", "--plan", str(work / "plan1.json"), "--out", str(work / "gen1"))

@@ -67,9 +67,11 @@ def setup_from(args):
 
 
 def start_candidate(variant, isa, described, cases):
-    """Where a search starts: the hand-written knobs of a variant; for a layer (one forward
-    case), the knobs convt3d_add_specialised_kernel() would give it now (its "layers" entry,
-    else those of the variant the runtime picks for that case)."""
+    """Where a search starts, and what a winner must beat: the knobs the build gives a
+    variant now (its tuned entry, else the hand-written one), so that tuning again never
+    drops a schedule an earlier run found; for a layer (one forward case), the knobs
+    convt3d_add_specialised_kernel() would give it now (its "layers" entry, else those of the
+    variant the runtime picks for that case)."""
     schedules = project.load_json(schedules_io.schedule_file(variant))
     if variant.startswith(project.LAYER_PREFIX):
         key = variant[len(project.LAYER_PREFIX):]
@@ -77,8 +79,14 @@ def start_candidate(variant, isa, described, cases):
         knobs = dict(schedules_io.knobs_for(schedules, "forward", isa, runtime_variant),
                      **schedules.get("layers", {}).get(isa, {}).get(key, {}))
     else:
-        knobs = schedules_io.hand_written_knobs(schedules, isa, variant)
+        knobs = schedules_io.shipped_knobs(schedules, isa, variant)
     return Space(variant, isa).from_knobs(knobs)
+
+
+def hand_written_candidate(variant, isa):
+    """The knobs a variant had before any tuning, a second seed of a search."""
+    schedules = project.load_json(schedules_io.schedule_file(variant))
+    return Space(variant, isa).from_knobs(schedules_io.hand_written_knobs(schedules, isa, variant))
 
 
 def cmd_tune(args):
@@ -94,7 +102,11 @@ def cmd_tune(args):
         for i, (variant, cases) in enumerate(variants.items()):
             # Each variant gets an equal share of what is left of the time budget.
             share = None if deadline is None else time.time() + (deadline - time.time()) / (len(variants) - i)
-            hand = start_candidate(variant, args.isa, described, cases)
+            start = start_candidate(variant, args.isa, described, cases)
+            seeds = [start]
+            if not variant.startswith(project.LAYER_PREFIX):
+                hand = hand_written_candidate(variant, args.isa)
+                seeds += [hand] if hand.id != start.id else []
             bar.set_description(variant)
 
             def progress(c, measured):
@@ -104,10 +116,10 @@ def cmd_tune(args):
 
             # Relative to the starting schedule: no case of the variant may get slower.
             measured, score = tuner.search_variant(setup, tlog, variant, args.isa, cases, args.strategy,
-                                                   args.candidates, rng, seeds=[hand], deadline=share,
+                                                   args.candidates, rng, seeds=seeds, deadline=share,
                                                    progress=progress, relative_to_first=True)
             bar.update(args.candidates - len(measured))  # a budget or space cut short
-            best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, start=hand)
+            best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, start=start)
             if best is None:
                 tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
                 continue
@@ -115,7 +127,7 @@ def cmd_tune(args):
                        f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
             winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(best_score, 4),
                                              "candidates": len(measured), "strategy": args.strategy,
-                                             "seed": args.seed, "kept_start": best.id == hand.id})
+                                             "seed": args.seed, "kept_start": best.id == start.id})
     write(args, winners)
 
 

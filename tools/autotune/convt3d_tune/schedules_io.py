@@ -34,6 +34,14 @@ def hand_written_knobs(schedules, isa, variant):
     return knobs_for(schedules, section, isa, variant)
 
 
+def shipped_knobs(schedules, isa, variant):
+    """The knobs the build gives a variant or gradient kernel now: its tuned entry, else the
+    hand-written one (schedules: the file that holds it)."""
+    if project.gradient_of(variant) != "forward":
+        return gradient_knobs_for(schedules, "backward", isa, variant)
+    return knobs_for(schedules, "forward", isa, variant)
+
+
 def schedule_file(name):
     return project.SCHEDULE_FILE if project.gradient_of(name) == "forward" else project.BACKWARD_SCHEDULE_FILE
 
