@@ -313,8 +313,9 @@ int main(int argc, char **argv) {
                         baseline.c_str(), ratios.size(), geometric_mean(ratios), geometric_mean(fastest_ratios));
         }
         std::printf("%% of peak: convt3d GFLOP/s (of the median; %%peak-f: of the fastest call) over the %s "
-                    "(the fastest of its runs); GFLOP/s count 2*N*Cin*(Cout/groups)*D*H*W*kD*kH*kW "
-                    "(useful multiply-adds, bias excluded); outputs agree: max |convt3d - %s| / max |%s| <= %.0e\n",
+                    "(the fastest of its runs); GFLOP/s count 2*N*Cin*(Cout/groups) per (input position, tap) "
+                    "pair that reaches inside the output (useful multiply-adds: padding's cropped ones and bias "
+                    "excluded); outputs agree: max |convt3d - %s| / max |%s| <= %.0e\n",
                     device == Device::cpu ? "measured FMA peak at this thread count" : "theoretical fp32 FMA peak",
                     baseline.c_str(), baseline.c_str(), kCrossCheckTolerance);
         std::printf("\n%s implementations:\n", baseline.c_str());

@@ -13,7 +13,9 @@ struct SuiteCase {
     bool cpu = false, gpu = false;
     Params params;
     Shape input_shape;
-    double flops() const;  // 2 * useful multiply-adds: 2*N*Cin*(Cout/groups)*D*H*W*kD*kH*kW (bias excluded)
+    // 2 * useful multiply-adds: 2*N*Cin*(Cout/groups) * the (input position, tap) pairs that
+    // reach inside the output (D*H*W*kD*kH*kW less what padding crops; bias excluded).
+    double flops() const;
 };
 
 std::vector<SuiteCase> load_suite(const std::string &path);
