@@ -108,6 +108,22 @@ TEST_CASE("output_shape follows the formula", "[validation]") {
     CHECK(output_shape(one, {1, 4, 1, 1, 1}) == Shape{1, 6, 1, 1, 1});
 }
 
+TEST_CASE("multiply_adds counts the products that land inside the output", "[validation]") {
+    // Without padding every (input position, tap) pair lands inside.
+    const Params unet = testing::make_params(8, 4, {2, 2, 2}, {2, 2, 2});
+    CHECK(multiply_adds(unet, {3, 8, 4, 5, 6}) == 3.0 * 8 * 4 * (4 * 5 * 6) * 8);
+    CHECK(multiply_adds(unet, {8, 4, 5, 6}) == 8.0 * 4 * (4 * 5 * 6) * 8);  // unbatched
+    // k4 s2 p1 on 4 positions: o = 2i - 1 + k crops (i, k) = (0, 0) and (3, 3): 14 of 16 per axis.
+    const Params gan = testing::make_params(2, 6, {4, 4, 4}, {2, 2, 2}, {1, 1, 1}, {0, 0, 0}, /*groups=*/2);
+    CHECK(multiply_adds(gan, {1, 2, 4, 4, 4}) == 2.0 * 3 * 14 * 14 * 14);
+    // The seed example: H crops 20 of 50*5 pairs, W 6 of 100*2, D none.
+    CHECK(multiply_adds(testing::seed_example_params(), {20, 16, 10, 50, 100}) ==
+          20.0 * 16 * 33 * (10 * 3) * (50 * 5 - 20) * (100 * 2 - 6));
+    // Dilation 2, padding 2 on 16 positions: taps 0 and 2 each lose 2 positions.
+    const Params dilated = testing::make_params(1, 1, {3, 3, 3}, {1, 1, 1}, {2, 2, 2}, {0, 0, 0}, 1, true, {2, 2, 2});
+    CHECK(multiply_adds(dilated, {1, 1, 16, 16, 16}) == 44.0 * 44 * 44);
+}
+
 TEST_CASE("bad hyper-parameters are rejected with the argument named", "[validation]") {
     require_param_error([](Params &p) { p.in_channels = 0; }, {"in_channels", "0"});
     require_param_error([](Params &p) { p.in_channels = -4; }, {"in_channels", "-4"});

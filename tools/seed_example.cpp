@@ -178,8 +178,7 @@ bool report(const char *label, const ConvTranspose3d &layer, const Tensor &x, co
     const Measurement m = time_forward(layer, x);
     const KernelChoice choice = choose_kernel(layer.params(), layer.device());
     const Params &p = layer.params();
-    const double flops = 2.0 * double(numel(x.shape())) * double(p.out_channels / p.groups) *
-                         double(p.kernel_size[0] * p.kernel_size[1] * p.kernel_size[2]);
+    const double flops = 2.0 * multiply_adds(p, x.shape());
     double max_abs = 0;
     const double err = max_relative_error(m.output, items, ref, &max_abs);
     const bool ok = err <= kTolerance;

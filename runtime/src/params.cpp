@@ -143,4 +143,23 @@ Shape output_shape(const Params &p, const Shape &input_shape) {
     return out;
 }
 
+double multiply_adds(const Params &p, const Shape &input_shape) {
+    const Shape out = output_shape(p, input_shape);  // validates both
+    const size_t c = input_shape.size() - 4;
+    double pairs = 1;
+    for (int i = 0; i < 3; i++) {
+        // Output position o = in * stride - padding + k * dilation, for each input position and tap.
+        int64_t inside = 0;
+        for (int64_t in = 0; in < input_shape[c + 1 + i]; in++) {
+            for (int64_t k = 0; k < p.kernel_size[i]; k++) {
+                const int64_t o = in * p.stride[i] - p.padding[i] + k * p.dilation[i];
+                inside += o >= 0 && o < out[c + 1 + i];
+            }
+        }
+        pairs *= double(inside);
+    }
+    const double batch = c == 1 ? double(input_shape[0]) : 1.0;
+    return batch * double(p.in_channels) * double(p.out_channels / p.groups) * pairs;
+}
+
 }  // namespace convt3d

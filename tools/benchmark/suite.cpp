@@ -9,24 +9,7 @@
 
 namespace convt3d::bench {
 
-double SuiteCase::flops() const {
-    const Params &p = params;
-    const Shape out = output_shape(p, input_shape);
-    // Per axis, the (input position, tap) pairs whose output position o = i*s - p + k*d lies
-    // inside the output: a padded layer crops the others, and no library computes them.
-    double pairs = 1;
-    for (int d = 0; d < 3; d++) {
-        int64_t inside = 0;
-        for (int64_t i = 0; i < input_shape[2 + d]; i++) {
-            for (int64_t k = 0; k < p.kernel_size[d]; k++) {
-                const int64_t o = i * p.stride[d] - p.padding[d] + k * p.dilation[d];
-                inside += o >= 0 && o < out[2 + d];
-            }
-        }
-        pairs *= double(inside);
-    }
-    return 2.0 * double(input_shape[0] * input_shape[1]) * double(p.out_channels / p.groups) * pairs;
-}
+double SuiteCase::flops() const { return 2.0 * multiply_adds(params, input_shape); }
 
 std::vector<SuiteCase> load_suite(const std::string &path) {
     std::ifstream in(path);

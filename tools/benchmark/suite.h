@@ -13,9 +13,7 @@ struct SuiteCase {
     bool cpu = false, gpu = false;
     Params params;
     Shape input_shape;
-    // 2 * useful multiply-adds: 2*N*Cin*(Cout/groups) * the (input position, tap) pairs that
-    // reach inside the output (D*H*W*kD*kH*kW less what padding crops; bias excluded).
-    double flops() const;
+    double flops() const;  // 2 * the layer's multiply-adds (convt3d::multiply_adds: what padding crops excluded)
 };
 
 std::vector<SuiteCase> load_suite(const std::string &path);

@@ -57,6 +57,10 @@ void validate(const Params &p);
 // Output shape for an input of rank 5 (N,C,D,H,W) or 4 (C,D,H,W); validates both.
 Shape output_shape(const Params &p, const Shape &input_shape);
 Shape weight_shape(const Params &p);
+// The multiply-adds the layer does on an input of this shape (bias excluded): per batch item,
+// input channel and output channel of its group, one per (input position, kernel tap) whose
+// output position lies inside the output (padding crops the others). For FLOP rates.
+double multiply_adds(const Params &p, const Shape &input_shape);
 // Number of elements, throwing Error on a non-positive extent or int64 overflow.
 int64_t numel(const Shape &shape, const char *what = "tensor");
 std::string shape_to_string(const Shape &shape);
