@@ -25,7 +25,7 @@ struct BackwardCpuKnobs {
     int block_kz = 0;             // grad_input: reduction blocked by z tap, each block reused by a whole (channel tile, n) task
     int small_weights = 0;        // grad_input (with block_kz): up to this many weights, tasks are z planes of all channel tiles
     int rows_per_pass = 1;        // grad_weight: input rows each register tile sums over between loads and stores of its accumulators
-    int blocks_per_pass = 0;      // grad_weight (channel schedule, rows_per_pass > 1): where grad_weight_blocks_per_pass holds, each pass blocks the grad_output rows it reads itself
+    int blocks_per_pass = 0;      // grad_weight (channel schedule): where grad_weight_blocks_per_pass holds, each pass of rows blocks the grad_output rows it reads itself
     int tiles_inside_taps = 0;    // grad_weight (channel schedule): with stride >= 2 in x, each tap runs over every input-channel tile of the task before the next tap
     int taps_inner = 0;           // grad_weight, x-vectorised (with vectorize_reduction): every tap summed along each input row in turn
     // x-vectorised kernels: each task pads the grad_output it reads itself (zeros, then
@@ -334,10 +334,15 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     // The second copy (where grad_weight_blocks_per_pass holds): each pass of rows blocks the
     // grad_output rows it reads, while they are in cache, instead of one pass over all of
     // grad_output writing the blocks and the tasks reading them back.
-    const bool per_pass = f.blocked_grad_output_per_pass.defined() && k.rows_per_pass > 1;
+    const bool per_pass = f.blocked_grad_output_per_pass.defined();
     if (per_pass) {
         transpose_into_channel_blocks(f.blocked_grad_output_per_pass, f.padded_grad_output, lanes);
-        f.blocked_grad_output_per_pass.compute_at(acc, ryo);
+        // A pass: rows_per_pass input rows (ryo, split below), or one.
+        if (k.rows_per_pass > 1) {
+            f.blocked_grad_output_per_pass.compute_at(acc, ryo);
+        } else {
+            f.blocked_grad_output_per_pass.compute_at(acc, f.r.y);
+        }
     }
 
     // Channel tiles start at multiples of the tile, as grad_output's blocks do; a partial last
