@@ -89,8 +89,9 @@ struct GradInputFuncs {
     Halide::Func padded_grad_output;
     // With BackwardOptions::boundary_condition_where: grad_output through a boundary
     // condition, which the reduction reads instead of padded_grad_output where no_padding
-    // (that condition, and padding 0 on every axis) holds. Schedules materialise both (only the one read is computed) and specialise on
-    // no_padding before any other condition, so that a branch reads one of them.
+    // (that condition, and padding 0 on every axis) holds. Schedules materialise both (only
+    // the one read is computed) and specialise on no_padding before any other condition, so
+    // that a branch reads one of them.
     Halide::Func boundary_grad_output;
     Halide::Expr no_padding;
     Halide::Func weight;          // as given: (kx, ky, kz, co_g, ci)

@@ -16,7 +16,7 @@ public:
     void generate() {
         const Expr in_channels = input.dim(3).extent();
         convt3d::BackwardOptions options = backward_options();
-        if (options.channel_block > 0 && options.single_group) {
+        if (!using_autoscheduler() && options.channel_block > 0 && options.single_group) {
             options.depth_parts = convt3d::grad_weight_depth_parts(grad_weight.dim(3).extent(), in_channels,
                                                                    input.dim(2).extent(), get_target(), cpu_knobs());
             if (blocks_per_pass) {
