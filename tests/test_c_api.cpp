@@ -109,6 +109,14 @@ TEST_CASE("C API: output shapes", "[c_api]") {
     p.padding_mode = nullptr;  // NULL means "zeros"
     CHECK(call([&] { return convt3d_output_shape(&p, seed_in, 5, out, &rank); }) == CONVT3D_OK);
 
+    // The seed example's multiply-adds, as the C++ API counts them; a null result is an error.
+    double macs = 0;
+    REQUIRE(call([&] { return convt3d_multiply_adds(&p, seed_in, 5, &macs); }) == CONVT3D_OK);
+    CHECK(macs == convt3d::multiply_adds(convt3d::testing::seed_example_params(), {20, 16, 10, 50, 100}));
+    CHECK(macs == 20.0 * 16 * 33 * (10 * 3) * (50 * 5 - 20) * (100 * 2 - 6));
+    CHECK(call([&] { return convt3d_multiply_adds(&p, seed_in, 5, nullptr); }) == CONVT3D_INVALID_ARGUMENT);
+    CHECK(std::string(convt3d_last_error()).find("multiply_adds") != std::string::npos);
+
     // Random legal cases agree with the C++ API and the formula.
     std::mt19937 rng(test_seed(8, "c_api_shapes"));
     for (int i = 0; i < 100; i++) {

@@ -91,6 +91,14 @@ convt3d_status convt3d_output_shape(const convt3d_params *p, const int64_t *inpu
     });
 }
 
+convt3d_status convt3d_multiply_adds(const convt3d_params *p, const int64_t *input_shape, int input_rank,
+                                     double *multiply_adds) {
+    return guarded([&] {
+        if (!multiply_adds) throw convt3d::Error("convt3d: multiply_adds is null");
+        *multiply_adds = convt3d::multiply_adds(to_params(p), to_shape(input_shape, input_rank));
+    });
+}
+
 convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device, const float *input,
                                const int64_t *input_shape, int input_rank, const float *weight, const float *bias,
                                float *output, int64_t output_numel) {

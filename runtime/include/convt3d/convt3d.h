@@ -43,6 +43,11 @@ void convt3d_params_init(convt3d_params *p, int64_t in_channels, int64_t out_cha
 convt3d_status convt3d_output_shape(const convt3d_params *p, const int64_t *input_shape,
                                     int input_rank, int64_t *output_shape, int *output_rank);
 
+/* The multiply-adds the layer does on an input of rank 4 or 5 (bias excluded; the products
+ * that padding crops are not counted), as convt3d::multiply_adds: for FLOP rates. */
+convt3d_status convt3d_multiply_adds(const convt3d_params *p, const int64_t *input_shape, int input_rank,
+                                     double *multiply_adds);
+
 /* output = conv_transpose3d(input, weight, bias). bias may be NULL only when p->bias is 0.
  * output_numel must equal the number of elements of the output shape. */
 convt3d_status convt3d_forward(const convt3d_params *p, convt3d_device device,
