@@ -259,12 +259,21 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
 // grad_weight's channel schedule runs at least this many tasks where the layer allows.
 constexpr int grad_weight_min_tasks = 4;
 
+// The input-channel tiles a grad_weight task of the channel schedule may hold, largest
+// first: ci_tiles, halved down to 2 (one tile is the last resort of every layer).
+inline std::vector<int> grad_weight_block_tiles(const BackwardCpuKnobs &k) {
+    std::vector<int> tiles;
+    for (int t = std::max(1, k.ci_tiles); t > 1; t /= 2) tiles.push_back(t);
+    return tiles;
+}
+
 // The input channels of one grad_weight task in the channel schedule cut into parts: the
-// largest block of up to ci_tiles tiles that the layer has.
+// largest block of grad_weight_block_tiles that the layer has.
 inline Halide::Expr grad_weight_ci_block(const Halide::Expr &ci_extent, const BackwardCpuKnobs &k) {
     Halide::Expr block = k.channel_tile;
-    for (int tiles = 2; tiles <= std::max(1, k.ci_tiles); tiles *= 2) {
-        block = Halide::select(ci_extent >= k.channel_tile * tiles, k.channel_tile * tiles, block);
+    const std::vector<int> tiles = grad_weight_block_tiles(k);
+    for (auto t = tiles.rbegin(); t != tiles.rend(); ++t) {
+        block = Halide::select(ci_extent >= k.channel_tile * *t, k.channel_tile * *t, block);
     }
     return block;
 }
@@ -334,15 +343,12 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     // The second copy (where grad_weight_blocks_per_pass holds): each pass of rows blocks the
     // grad_output rows it reads, while they are in cache, instead of one pass over all of
     // grad_output writing the blocks and the tasks reading them back.
+    // A pass of the reduction: rows_per_pass input rows (ryo, split below), or one.
+    const RVar pass = k.rows_per_pass > 1 ? ryo : RVar(f.r.y);
     const bool per_pass = f.blocked_grad_output_per_pass.defined();
     if (per_pass) {
         transpose_into_channel_blocks(f.blocked_grad_output_per_pass, f.padded_grad_output, lanes);
-        // A pass: rows_per_pass input rows (ryo, split below), or one.
-        if (k.rows_per_pass > 1) {
-            f.blocked_grad_output_per_pass.compute_at(acc, ryo);
-        } else {
-            f.blocked_grad_output_per_pass.compute_at(acc, f.r.y);
-        }
+        f.blocked_grad_output_per_pass.compute_at(acc, pass);
     }
 
     // Channel tiles start at multiples of the tile, as grad_output's blocks do; a partial last
@@ -364,7 +370,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     const Expr co_extent = f.output.output_buffer().dim(3).extent(), ci_extent = f.output.output_buffer().dim(4).extent();
     // Blocked, any channel count takes whole tiles (a partial last one is computed whole).
     const Expr co_fills_tile = blocked ? Internal::const_true() : co_extent >= tile_co;
-    for (int tiles = std::max(1, k.ci_tiles); tiles > 1; tiles /= 2) {
+    for (int tiles : grad_weight_block_tiles(k)) {
         const int block_ci = tile_ci * tiles;
         const Expr blocks = ((co_extent + tile_co - 1) / tile_co) * ((ci_extent + block_ci - 1) / block_ci);
         const Expr enough_tasks = in_parts ? Internal::const_true() : blocks >= grad_weight_min_tasks;
@@ -405,13 +411,7 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
         if (taps_outside) order.push_back(acio);
         order.insert(order.end(), taps.begin(), taps.end());
         if (!taps_outside) order.push_back(acio);
-        if (k.rows_per_pass > 1) {
-            order.push_back(ryo);
-        } else {
-            order.push_back(f.r.y);
-        }
-        order.push_back(f.r.z);
-        order.push_back(f.r.w);
+        order.insert(order.end(), {pass, f.r.z, f.r.w});
         update.reorder(order).vectorize(acl).unroll(acv).unroll(acii);
     };
     Stage update = acc.update();
