@@ -25,21 +25,22 @@ def gradient_knobs_for(schedules, section, isa, name):
     return knobs
 
 
+def _knobs_in(schedules, section, isa, variant):
+    """A variant's or gradient kernel's knobs in `section`, else in the one CMake reads."""
+    if project.gradient_of(variant) != "forward":
+        return gradient_knobs_for(schedules, section or "backward", isa, variant)
+    return knobs_for(schedules, section or "forward", isa, variant)
+
+
 def hand_written_knobs(schedules, isa, variant):
     """The knobs a variant had before tuning (schedules: the file that holds it)."""
-    if project.gradient_of(variant) != "forward":
-        return gradient_knobs_for(schedules, "hand_written" if "hand_written" in schedules else "backward", isa,
-                                  variant)
-    section = "hand_written" if "hand_written" in schedules else "forward"
-    return knobs_for(schedules, section, isa, variant)
+    return _knobs_in(schedules, "hand_written" if "hand_written" in schedules else None, isa, variant)
 
 
 def shipped_knobs(schedules, isa, variant):
     """The knobs the build gives a variant or gradient kernel now: its tuned entry, else the
     hand-written one (schedules: the file that holds it)."""
-    if project.gradient_of(variant) != "forward":
-        return gradient_knobs_for(schedules, "backward", isa, variant)
-    return knobs_for(schedules, "forward", isa, variant)
+    return _knobs_in(schedules, None, isa, variant)
 
 
 def schedule_file(name):
