@@ -401,3 +401,18 @@ TEST_CASE("C API: backward errors come back as statuses with messages", "[c_api]
     REQUIRE(backward(&q, CONVT3D_DEVICE_CPU, in_shape, 5, n_out, gi.data(), gw.data(), gb.data()) == CONVT3D_OK);
     for (float v : gb) CHECK(v == float(n_out / 4));
 }
+
+TEST_CASE("C API: the CPU thread count", "[c_api][threads]") {
+    const int start = convt3d_cpu_threads();
+    REQUIRE(start >= 1);
+    int previous = -1;
+    REQUIRE(convt3d_set_cpu_threads(1, &previous) == CONVT3D_OK);
+    CHECK(previous == start);
+    CHECK(convt3d_cpu_threads() == 1);
+    CHECK(convt3d_set_cpu_threads(-3, &previous) == CONVT3D_INVALID_ARGUMENT);
+    CHECK(std::string(convt3d_last_error()).find("threads=-3") != std::string::npos);
+    CHECK(convt3d_cpu_threads() == 1);
+    REQUIRE(convt3d_set_cpu_threads(start, nullptr) == CONVT3D_OK);
+    CHECK(std::string(convt3d_last_error()).empty());
+    CHECK(convt3d_cpu_threads() == start);
+}

@@ -140,6 +140,15 @@ convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device, 
     });
 }
 
+convt3d_status convt3d_set_cpu_threads(int threads, int *previous) {
+    return guarded([&] {
+        const int before = convt3d::set_cpu_threads(threads);
+        if (previous) *previous = before;
+    });
+}
+
+int convt3d_cpu_threads(void) { return convt3d::cpu_threads(); }
+
 void convt3d_release_workspace(void) { convt3d::release_workspace(); }
 
 const char *convt3d_last_error(void) { return last_error.c_str(); }

@@ -1,6 +1,7 @@
 // The functional API: validate views, choose a kernel, run it.
 #include "convt3d/convt3d.hpp"
 
+#include "cpu_threads.h"
 #include "cuda_backend.h"
 #include "halide_buffers.h"
 #include "kernel_table.h"
@@ -37,6 +38,7 @@ void run_forward_kernel(ForwardKernelFn fn, int64_t group_calls, const ConstTens
         HalideTensor out_buf(output.data, batched(output.shape), device, GroupPart{1, g, group_calls});
 
         prepare_halide_call();
+        const auto pool = hold_thread_pool();
         const int result = fn(in_buf.get(), w_buf.get(), bias ? b_buf->get() : zero_bias->get(), v[0], v[1], v[2],
                               v[3], v[4], v[5], v[6], v[7], v[8], v[9], out_buf.get());
         check_kernel_result(result, what);
@@ -54,6 +56,7 @@ void run_gradient_kernel(GradientKernelFn fn, int64_t group_calls, const Params 
         HalideTensor b_buf(b.data, b.shape, device, GroupPart{b.group_dim, g, group_calls});
         HalideTensor out_buf(out.data, out.shape, device, GroupPart{out.group_dim, g, group_calls});
         prepare_halide_call();
+        const auto pool = hold_thread_pool();
         const int result = fn(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], a_buf.get(), b_buf.get(),
                               out_buf.get());
         check_kernel_result(result, what);

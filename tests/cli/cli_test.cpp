@@ -274,6 +274,9 @@ int main(int argc, char **argv) {
         good_case("channels and kernel size inferred from the weight",
                   params(4, 6, {2, 3, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 2, true), {1, 4, 3, 3, 3}, rng,
                   {}, /*pass_hyper=*/false);
+        good_case("one CPU thread (--threads 1)",
+                  params(4, 8, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1, true), {2, 4, 3, 4, 5}, rng,
+                  {"--threads", "1"});
         good_case("forced kernel generic, ISA sse41",
                   params(3, 4, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1, true), {1, 3, 3, 4, 3}, rng,
                   {"--kernel", "generic", "--isa", "sse41"});
@@ -373,6 +376,8 @@ int main(int argc, char **argv) {
         bad_case("unknown kernel", with({"--input", in, "--kernel", "no_such_kernel"}));
         bad_case("unknown ISA", with({"--input", in, "--isa", "neon"}));
         bad_case("unknown flag", with({"--input", in, "--frobnicate", "1"}));
+        bad_case("--threads 0", with({"--input", in, "--threads", "0"}));
+        bad_case("--threads -2", with({"--input", in, "--threads", "-2"}));
         bad_case("missing --input", base);
         bad_case("no subcommand", {});
         bad_case("output in a missing directory",
@@ -396,6 +401,11 @@ int main(int argc, char **argv) {
         const Result info = run({"info"});
         check(info.status == 0 && info.out.find("cpu kernels:") != std::string::npos,
               "info: exit 0 and lists the kernels");
+        setenv("HL_NUM_THREADS", "1", 1);
+        const Result one_thread = run({"info"});
+        unsetenv("HL_NUM_THREADS");
+        check(one_thread.status == 0 && one_thread.out.find("cpu threads used: 1\n") != std::string::npos,
+              "info with HL_NUM_THREADS=1: says 1 CPU thread");
     } catch (const std::exception &e) {
         std::fprintf(stderr, "convt3d_cli_test: error: %s\n", e.what());
         return 1;

@@ -50,6 +50,7 @@ struct LayerOptions {
     int64_t in_channels = 0, out_channels = 0, groups = 1;
     std::string kernel_size, stride = "1", padding = "0", output_padding = "0", dilation = "1";
     std::string padding_mode = "zeros", device = "cpu", kernel, isa;
+    int threads = 0;  // 0: the library's default
 };
 
 struct RunOptions : LayerOptions {
@@ -83,6 +84,7 @@ Layer parse_layer(const LayerOptions &o) {
     }
     l.opts.kernel = o.kernel;
     if (!o.isa.empty()) l.opts.cpu_isa = parse_cpu_isa(o.isa);
+    if (o.threads > 0) set_cpu_threads(o.threads);
     return l;
 }
 
@@ -167,8 +169,8 @@ int info() {
     for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
         if (cpu_supports(isa)) std::printf(" %s", to_string(isa));
     }
-    std::printf(")\nhardware threads: %u\ncuda available: %s\n", std::thread::hardware_concurrency(),
-                cuda_available() ? "yes" : "no");
+    std::printf(")\nhardware threads: %u\ncpu threads used: %d\ncuda available: %s\n",
+                std::thread::hardware_concurrency(), cpu_threads(), cuda_available() ? "yes" : "no");
     for (Device d : {Device::cpu, Device::cuda}) {
         std::printf("%s kernels:", to_string(d));
         for (const auto &k : kernel_names(d)) std::printf(" %s", k.c_str());
@@ -211,6 +213,8 @@ int main(int argc, char **argv) {
         cmd->add_option("--device", o.device)->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
         cmd->add_option("--kernel", o.kernel, "force a kernel variant (see `convt3d info`)");
         cmd->add_option("--isa", o.isa, "force a CPU variant")->check(CLI::IsMember({"avx512", "avx2", "sse41"}));
+        cmd->add_option("--threads", o.threads, "CPU threads (default: HL_NUM_THREADS, else every CPU)")
+            ->check(CLI::Range(1, 4096));
     };
     RunOptions o;
     CLI::App *run_cmd = app.add_subcommand("run", "run the forward pass");

@@ -68,6 +68,12 @@ convt3d_status convt3d_backward(const convt3d_params *p, convt3d_device device,
  * convt3d::release_workspace in convt3d.hpp). */
 void convt3d_release_workspace(void);
 
+/* The CPU kernels' thread count, as convt3d::set_cpu_threads: 0 restores the default
+ * (HL_NUM_THREADS when set, else the CPUs online). Writes the count before the call to
+ * *previous unless previous is NULL. */
+convt3d_status convt3d_set_cpu_threads(int threads, int *previous);
+int convt3d_cpu_threads(void);
+
 /* Message of the last failed call on this thread ("" if none). */
 const char *convt3d_last_error(void);
 

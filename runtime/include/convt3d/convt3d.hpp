@@ -240,6 +240,14 @@ struct WorkspaceStats {
 WorkspaceStats workspace_stats();
 void release_workspace();
 
+// The CPU kernels' threads: one pool for the whole process. 0 restores the default
+// (HL_NUM_THREADS when set, else the CPUs online); 1 runs every kernel on the calling thread;
+// a count above the pool's maximum is clamped to it. Waits for running CPU calls to finish,
+// and returns the count before the call. Throws Error for a negative count. Results do not
+// depend on the count: every kernel sums in a fixed order.
+int set_cpu_threads(int threads);
+int cpu_threads();  // the count in effect
+
 // A module that owns its weight and bias, initialised as torch.nn.ConvTranspose3d:
 // U(-sqrt(k), sqrt(k)) with k = groups / (out_channels * kD * kH * kW), from a seed.
 class ConvTranspose3d {
