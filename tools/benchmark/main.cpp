@@ -4,13 +4,16 @@
 // libraries, so that the timings compare the same computation.
 //
 //   convt3d-benchmark [--suite FILE] [--cases a,b] [--repeats N] [--rounds R] [--threads N] [--markdown]
-//                     [--device cpu|cuda] [--pass forward|backward]
+//                     [--device cpu|cuda] [--pass forward|backward] [--scaling]
 // --pass backward times the gradient kernels instead, one row each per case: grad_input against
 // oneDNN's deconvolution backward_data (cuDNN: convolution forward), and grad_weight (+ grad_bias)
-// against backward_weights (cuDNN: backward filter, + backward bias).
+// against backward_weights (cuDNN: backward filter, + backward bias). --scaling times convt3d
+// alone on one thread against every thread of the run instead (thread_scaling.h).
+#include "alternate.h"
 #include "machine_peak.h"
 #include "runners.h"
 #include "suite.h"
+#include "thread_scaling.h"
 
 #include <CLI/CLI.hpp>
 
@@ -73,12 +76,6 @@ double relative_difference(const std::vector<float> &a, const std::vector<float>
     return max_b > 0 ? max_diff / max_b : max_diff;
 }
 
-double geometric_mean(const std::vector<double> &v) {
-    double log_sum = 0;
-    for (double x : v) log_sum += std::log(x);
-    return v.empty() ? 0 : std::exp(log_sum / double(v.size()));
-}
-
 std::string fmt(const char *format, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
@@ -116,45 +113,13 @@ void print_table(const std::vector<Row> &rows, bool markdown, const std::string 
     }
 }
 
-// Times both libraries in `rounds` alternating rounds, so that a change in the machine's load
-// (this is a shared, noisy machine) falls on both; each side's time is the median of its
-// per-round medians, and its fastest call the fastest of every round. A side that fails
-// keeps its first failure.
-template<typename Ours, typename Theirs>
-std::pair<RunResult, RunResult> alternate(int rounds, Ours ours, Theirs theirs) {
-    RunResult a, b;
-    std::vector<double> ta, tb, fa, fb;
-    auto round = [](auto &run, RunResult &kept, std::vector<double> &medians, std::vector<double> &fastest,
-                    bool first) {
-        if (!first && kept.median_ms <= 0) return;
-        RunResult r = run();
-        if (first || r.median_ms <= 0) kept = r;
-        if (r.median_ms > 0) {
-            medians.push_back(r.median_ms);
-            fastest.push_back(r.fastest_ms);
-        }
-    };
-    for (int i = 0; i < rounds; i++) {
-        round(ours, a, ta, fa, i == 0);
-        round(theirs, b, tb, fb, i == 0);
-    }
-    auto summarise = [](RunResult &r, const std::vector<double> &medians, const std::vector<double> &fastest) {
-        if (r.median_ms <= 0) return;
-        r.median_ms = median(medians);
-        r.fastest_ms = *std::min_element(fastest.begin(), fastest.end());
-    };
-    summarise(a, ta, fa);
-    summarise(b, tb, fb);
-    return {a, b};
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
     CLI::App app{"convt3d-benchmark: convt3d vs oneDNN (CPU) or cuDNN (CUDA) on the benchmark suite"};
     std::string suite_path = CONVT3D_DEFAULT_SUITE, only, device_name = "cpu", pass = "forward";
     int repeats = 10, threads = 0, rounds = 3;
-    bool markdown = false;
+    bool markdown = false, scaling = false;
     app.add_option("--suite", suite_path, "suite.json")->capture_default_str();
     app.add_option("--cases", only, "comma-separated case names (default: the device's cases)");
     app.add_option("--repeats", repeats, "timed runs per case after a warm-up (median reported)")
@@ -170,6 +135,7 @@ int main(int argc, char **argv) {
         ->check(CLI::IsMember({"forward", "backward"}))
         ->capture_default_str();
     app.add_flag("--markdown", markdown, "print a Markdown table (for BENCHMARKS.md)");
+    app.add_flag("--scaling", scaling, "CPU: convt3d on 1 thread against --threads (default: all cores), no oneDNN");
     CLI11_PARSE(app, argc, argv);
 
     const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -192,6 +158,10 @@ int main(int argc, char **argv) {
             }
         }
         if (!wanted.empty()) throw std::runtime_error("no case named '" + *wanted.begin() + "' in " + suite_path);
+        if (scaling) {
+            if (device != Device::cpu) throw std::runtime_error("--scaling compares CPU thread counts: CPU only");
+            return run_thread_scaling(cases, backward, nthreads, repeats, rounds, markdown);
+        }
 
         std::string baseline;
         double peak = 0;
