@@ -88,12 +88,14 @@ bool has_fma() { return has_avx512() || (__builtin_cpu_supports("avx2") && __bui
 
 double measure_fma_peak(int threads) { return has_fma() ? fma_gflops(threads, has_avx512()) : 0; }
 
+double measure_triad(int threads) { return triad_gbs(threads); }
+
 MachinePeak measure_machine(int threads) {
     MachinePeak m;
     m.isa = has_avx512() ? "avx512" : "avx2";
     m.fma_1 = measure_fma_peak(1);
     m.fma_n = threads == 1 ? m.fma_1 : measure_fma_peak(threads);
-    m.triad_n = triad_gbs(threads);
+    m.triad_n = measure_triad(threads);
     return m;
 }
 

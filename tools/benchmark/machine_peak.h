@@ -17,5 +17,7 @@ struct MachinePeak {
 MachinePeak measure_machine(int threads);
 // Only the FMA peak on `threads` threads, as measure_machine measures it (GFLOP/s; 0 without AVX2+FMA).
 double measure_fma_peak(int threads);
+// Only the triad bandwidth on `threads` threads (GB/s).
+double measure_triad(int threads);
 
 }  // namespace convt3d::bench

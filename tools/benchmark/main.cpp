@@ -83,32 +83,36 @@ std::string fmt(const char *format, double v) {
 }
 
 struct Row {
-    std::string name, ours_ms, theirs_ms, ratio, fastest_ratio, gflops, peak, fastest_peak, kernel, check;
-    // For `peak` and `fastest_peak`, which are filled in once the run's peak is known.
-    double ours_gflops = 0, ours_fastest_gflops = 0;
+    std::string name, ours_ms, theirs_ms, ratio, fastest_ratio, gflops, peak, fastest_peak, fastest_bandwidth, kernel,
+        check;
+    // For the % of peak and of bandwidth, which are filled in once the run's ceilings are known.
+    double ours_gflops = 0, ours_fastest_gflops = 0, ours_fastest_gbs = 0;
 };
 
 void print_table(const std::vector<Row> &rows, bool markdown, const std::string &baseline) {
     const std::string peak_head = "% of peak";
     if (markdown) {
         std::printf("| case | convt3d ms | %s ms | %s/convt3d | fastest calls | convt3d GFLOP/s | %s | "
-                    "fastest call's %s | convt3d kernel | outputs agree |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+                    "fastest call's %s | fastest call's %% of bandwidth | convt3d kernel | outputs agree |\n"
+                    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
                     baseline.c_str(), baseline.c_str(), peak_head.c_str(), peak_head.c_str());
         for (const Row &r : rows) {
-            std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), r.ours_ms.c_str(),
+            std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), r.ours_ms.c_str(),
                         r.theirs_ms.c_str(), r.ratio.c_str(), r.fastest_ratio.c_str(), r.gflops.c_str(),
-                        r.peak.c_str(), r.fastest_peak.c_str(), r.kernel.c_str(), r.check.c_str());
+                        r.peak.c_str(), r.fastest_peak.c_str(), r.fastest_bandwidth.c_str(), r.kernel.c_str(),
+                        r.check.c_str());
         }
     } else {
         int w = 18;  // the case column, wide enough for every name
         for (const Row &r : rows) w = std::max(w, static_cast<int>(r.name.size()));
-        std::printf("%-*s %11s %11s %8s %8s %9s %7s %8s  %-26s %s\n", w, "case", "convt3d ms",
-                    (baseline + " ms").c_str(), "ratio", "fastest", "GFLOP/s", "%peak", "%peak-f", "convt3d kernel",
-                    "outputs agree");
+        std::printf("%-*s %11s %11s %8s %8s %9s %7s %8s %6s  %-26s %s\n", w, "case", "convt3d ms",
+                    (baseline + " ms").c_str(), "ratio", "fastest", "GFLOP/s", "%peak", "%peak-f", "%bw-f",
+                    "convt3d kernel", "outputs agree");
         for (const Row &r : rows) {
-            std::printf("%-*s %11s %11s %8s %8s %9s %7s %8s  %-26s %s\n", w, r.name.c_str(), r.ours_ms.c_str(),
+            std::printf("%-*s %11s %11s %8s %8s %9s %7s %8s %6s  %-26s %s\n", w, r.name.c_str(), r.ours_ms.c_str(),
                         r.theirs_ms.c_str(), r.ratio.c_str(), r.fastest_ratio.c_str(), r.gflops.c_str(),
-                        r.peak.c_str(), r.fastest_peak.c_str(), r.kernel.c_str(), r.check.c_str());
+                        r.peak.c_str(), r.fastest_peak.c_str(), r.fastest_bandwidth.c_str(), r.kernel.c_str(),
+                        r.check.c_str());
         }
     }
 }
@@ -164,11 +168,12 @@ int main(int argc, char **argv) {
         }
 
         std::string baseline;
-        double peak = 0;
+        double peak = 0, bandwidth = 0;
         if (device == Device::cpu) {
             baseline = "oneDNN";
             const MachinePeak m = measure_machine(nthreads);
             peak = m.fma_n;
+            bandwidth = m.triad_n;
             std::printf("machine: %s, %d of %d hardware threads used; measured %s FMA peak %.0f GFLOP/s on 1 thread, "
                         "%.0f on %d; triad bandwidth %.1f GB/s on %d\n",
                         to_string(best_cpu_isa()), nthreads, hw, m.isa.c_str(), m.fma_1, m.fma_n, nthreads, m.triad_n,
@@ -203,6 +208,7 @@ int main(int argc, char **argv) {
             struct Comparison {
                 std::string name;
                 RunResult ours, theirs;
+                double bytes;  // what the pass moves at least
             };
             std::vector<Comparison> comparisons;
             if (backward) {
@@ -214,8 +220,9 @@ int main(int argc, char **argv) {
                                         [&] { return run_onednn_backward(c, data, g, which, repeats); })
                             : alternate(rounds, [&] { return run_convt3d_cuda_backward(c, data, g, which, repeats); },
                                         [&] { return run_cudnn_backward(c, data, g, which, repeats); });
-                    comparisons.push_back(
-                        {c.name + (which == Gradient::input ? "/grad_input" : "/grad_weight"), ours, theirs});
+                    comparisons.push_back({c.name + (which == Gradient::input ? "/grad_input" : "/grad_weight"), ours,
+                                           theirs,
+                                           which == Gradient::input ? c.grad_input_bytes() : c.grad_weight_bytes()});
                 }
             } else {
                 const auto [ours, theirs] =
@@ -223,16 +230,19 @@ int main(int argc, char **argv) {
                                                       [&] { return run_onednn(c, data, repeats); })
                                           : alternate(rounds, [&] { return run_convt3d_cuda(c, data, repeats); },
                                                       [&] { return run_cudnn(c, data, repeats); });
-                comparisons.push_back({c.name, ours, theirs});
+                comparisons.push_back({c.name, ours, theirs, c.forward_bytes()});
             }
-            for (const auto &[name, ours, theirs] : comparisons) {
-                Row row{name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", ours.what, "n/a"};
+            for (const auto &[name, ours, theirs, bytes] : comparisons) {
+                Row row{name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", ours.what, "n/a"};
                 if (ours.median_ms > 0) {
                     const double gflops = c.flops() / ours.median_ms / 1e6;
                     row.ours_ms = fmt("%.2f", ours.median_ms);
                     row.gflops = fmt("%.1f", gflops);
                     row.ours_gflops = gflops;
-                    if (ours.fastest_ms > 0) row.ours_fastest_gflops = c.flops() / ours.fastest_ms / 1e6;
+                    if (ours.fastest_ms > 0) {
+                        row.ours_fastest_gflops = c.flops() / ours.fastest_ms / 1e6;
+                        row.ours_fastest_gbs = bytes / ours.fastest_ms / 1e6;
+                    }
                 } else {
                     row.kernel = "failed";
                     notes.push_back(name + ": convt3d failed: " + ours.why);
@@ -266,14 +276,20 @@ int main(int argc, char **argv) {
             // Measured again after the cases, and the higher of the two counts: a peak read
             // while the VM was short of a core would inflate every "% of peak".
             const double again = measure_fma_peak(nthreads);
-            std::printf("FMA peak measured again after the cases: %.0f GFLOP/s on %d; %% of peak is against %.0f\n\n",
-                        again, nthreads, std::max(peak, again));
+            const double bandwidth_again = measure_triad(nthreads);
+            std::printf("FMA peak measured again after the cases: %.0f GFLOP/s on %d; %% of peak is against %.0f; "
+                        "triad bandwidth again %.1f GB/s; %% of bandwidth is against %.1f\n\n",
+                        again, nthreads, std::max(peak, again), bandwidth_again, std::max(bandwidth, bandwidth_again));
             peak = std::max(peak, again);
+            bandwidth = std::max(bandwidth, bandwidth_again);
         }
         for (Row &row : rows) {
             if (peak > 0 && row.ours_gflops > 0) row.peak = fmt("%.1f%%", 100 * row.ours_gflops / peak);
             if (peak > 0 && row.ours_fastest_gflops > 0) {
                 row.fastest_peak = fmt("%.1f%%", 100 * row.ours_fastest_gflops / peak);
+            }
+            if (bandwidth > 0 && row.ours_fastest_gbs > 0) {
+                row.fastest_bandwidth = fmt("%.1f%%", 100 * row.ours_fastest_gbs / bandwidth);
             }
         }
         print_table(rows, markdown, baseline);
@@ -285,7 +301,9 @@ int main(int argc, char **argv) {
         std::printf("%% of peak: convt3d GFLOP/s (of the median; %%peak-f: of the fastest call) over the %s "
                     "(the fastest of its runs); GFLOP/s count 2*N*Cin*(Cout/groups) per (input position, tap) "
                     "pair that reaches inside the output (useful multiply-adds: padding's cropped ones and bias "
-                    "excluded); outputs agree: max |convt3d - %s| / max |%s| <= %.0e\n",
+                    "excluded); %% of bandwidth (%%bw-f): the bytes the pass moves at least (each tensor it reads "
+                    "once, the one it writes once) in the fastest call, over the triad bandwidth at this thread "
+                    "count (CPU); outputs agree: max |convt3d - %s| / max |%s| <= %.0e\n",
                     device == Device::cpu ? "measured FMA peak at this thread count" : "theoretical fp32 FMA peak",
                     baseline.c_str(), baseline.c_str(), kCrossCheckTolerance);
         std::printf("\n%s implementations:\n", baseline.c_str());

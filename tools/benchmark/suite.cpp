@@ -11,6 +11,29 @@ namespace convt3d::bench {
 
 double SuiteCase::flops() const { return 2.0 * multiply_adds(params, input_shape); }
 
+namespace {
+
+double float_bytes(const Shape &shape) { return 4.0 * double(numel(shape)); }
+
+}  // namespace
+
+double SuiteCase::forward_bytes() const {
+    const double bias = params.bias ? 4.0 * double(params.out_channels) : 0;
+    return float_bytes(input_shape) + float_bytes(weight_shape(params)) + bias +
+           float_bytes(output_shape(params, input_shape));
+}
+
+double SuiteCase::grad_input_bytes() const {
+    return float_bytes(output_shape(params, input_shape)) + float_bytes(weight_shape(params)) +
+           float_bytes(input_shape);
+}
+
+double SuiteCase::grad_weight_bytes() const {
+    const double bias = params.bias ? 4.0 * double(params.out_channels) : 0;
+    return float_bytes(input_shape) + float_bytes(output_shape(params, input_shape)) +
+           float_bytes(weight_shape(params)) + bias;
+}
+
 std::vector<SuiteCase> load_suite(const std::string &path) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot open suite file '" + path + "'");

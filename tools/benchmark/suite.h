@@ -14,6 +14,11 @@ struct SuiteCase {
     Params params;
     Shape input_shape;
     double flops() const;  // 2 * the layer's multiply-adds (convt3d::multiply_adds: what padding crops excluded)
+    // The bytes a pass moves at least: every tensor it reads once and the one it writes once
+    // (float32). Against the triad bandwidth, for memory-bound layers.
+    double forward_bytes() const;      // input, weight and bias in; output out
+    double grad_input_bytes() const;   // grad_output and weight in; grad_input out
+    double grad_weight_bytes() const;  // input and grad_output in; grad_weight (and grad_bias) out
 };
 
 std::vector<SuiteCase> load_suite(const std::string &path);
