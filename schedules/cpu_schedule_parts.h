@@ -167,10 +167,11 @@ struct XTile {
 
     void apply(Halide::Stage s, const Halide::Var &x, const Halide::Var &y, const Halide::Var &z,
                const Halide::Var &c, const Halide::Var &n, int tile_x, int tile_c, Halide::TailStrategy x_tail,
-               int lanes, int tile_y = 1, TileTasks tasks = TileTasks::depth_channels_batch) const {
+               int lanes, int tile_y = 1, TileTasks tasks = TileTasks::depth_channels_batch,
+               Halide::TailStrategy c_tail = Halide::TailStrategy::ShiftInwards) const {
         using namespace Halide;
         Var zc("zc");
-        s.split(x, xo, xi, tile_x, x_tail).split(c, co, ci, tile_c, TailStrategy::ShiftInwards);
+        s.split(x, xo, xi, tile_x, x_tail).split(c, co, ci, tile_c, c_tail);
         std::vector<VarOrRVar> order{xi, ci};
         if (tile_y > 1) {
             s.split(y, yo, yi, tile_y, TailStrategy::ShiftInwards);

@@ -184,8 +184,13 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     const TileTasks tasks = k.pad_input_per_task    ? TileTasks::channels_batch
                             : k.channel_tiles_inner ? TileTasks::depth_batch
                                                     : TileTasks::depth_channels_batch;
+    // With packed weights, channel tiles start at multiples of the tile, as the weight blocks
+    // do, so a tile's weights are one block at fixed offsets; a partial last tile is computed
+    // whole (bias and weights read clamped) and stored guarded.
+    const bool packed = f.packed_weight.defined();
+    const TailStrategy c_tail = packed ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
     auto tile = [&](Stage s, int tx, int tc, TailStrategy x_tail, int ty = 1) {
-        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes, ty, tasks);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, x_tail, lanes, ty, tasks, c_tail);
     };
     const Expr width = out.output_buffer().dim(0).extent();
     const Expr height = out.output_buffer().dim(1).extent();
@@ -204,6 +209,7 @@ inline void apply_cpu_schedule(ConvTranspose3dFuncs &f, const Halide::Target &ta
     pack_weights_once(f);
 
     acc.compute_at(out, t.tile_loop(tasks));
+    if (packed) acc.bound_extent(f.c, k.tile_c);
     Var axv("axv"), axl("axl"), aco("aco"), aci("aci");
     acc.vectorize(f.x, lanes, TailStrategy::RoundUp)
         .split(f.c, aco, aci, k.tile_c, TailStrategy::GuardWithIf)
