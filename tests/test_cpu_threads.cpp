@@ -110,6 +110,29 @@ TEST_CASE("set_cpu_threads: the count takes effect and results do not depend on 
     }
 }
 
+TEST_CASE("set_cpu_threads: changing the count while other threads run kernels", "[cpu][threads]") {
+    RestoreThreads restore;
+    std::mt19937 rng(11);
+    const Params p = layer();
+    const Shape in_shape{1, 8, 4, 6, 7};
+    const Tensor x = random_tensor(rng, in_shape), w = random_tensor(rng, weight_shape(p));
+    const Tensor b = random_tensor(rng, {p.out_channels});
+    const std::vector<float> expected = values(conv_transpose3d(x, w, &b, p));
+    // Each restart waits for the running calls; none may fail, hang or change a result.
+    std::vector<std::thread> callers;
+    std::vector<int> mismatches(2, 0);
+    for (int t = 0; t < 2; t++) {
+        callers.emplace_back([&, t] {
+            for (int i = 0; i < 20; i++) {
+                mismatches[t] += !bitwise_equal(values(conv_transpose3d(x, w, &b, p)), expected);
+            }
+        });
+    }
+    for (int i = 0; i < 20; i++) set_cpu_threads(1 + i % 3);
+    for (std::thread &c : callers) c.join();
+    CHECK(mismatches == std::vector<int>{0, 0});
+}
+
 TEST_CASE("set_cpu_threads: a negative count is refused and changes nothing", "[cpu][threads]") {
     RestoreThreads restore;
     set_cpu_threads(2);
