@@ -8,7 +8,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -56,33 +55,24 @@ Params layer() {
     return p;
 }
 
-Tensor random_tensor(std::mt19937 &rng, const Shape &shape) {
-    Tensor t(shape);
-    const std::vector<float> v = random_values(rng, t.numel());
-    std::copy(v.begin(), v.end(), t.data());
-    return t;
-}
-
-std::vector<float> values(const Tensor &t) { return {t.data(), t.data() + t.numel()}; }
-
 }  // namespace
 
 TEST_CASE("set_cpu_threads: the count takes effect and results do not depend on it", "[cpu][threads]") {
     RestoreThreads restore;
     std::mt19937 rng(7);
-    const Params p = layer();
-    const Shape in_shape{2, 8, 5, 9, 11};
-    const Tensor x = random_tensor(rng, in_shape), w = random_tensor(rng, weight_shape(p));
-    const Tensor b = random_tensor(rng, {p.out_channels});
-    const Tensor g = random_tensor(rng, output_shape(p, in_shape));
+    const Case c{layer(), {2, 8, 5, 9, 11}};
+    const Params &p = c.params;
+    const BackwardInputs in = make_backward_inputs(rng, c, /*integers=*/false);
+    const Tensor &x = in.forward.x, &w = in.forward.w, &b = in.forward.b;
+    const Tensor g = Tensor::from_vector(in.grad_output, output_shape(p, c.input_shape));
 
     struct Result {
         std::vector<float> y, grad_input, grad_weight, grad_bias;
     };
     auto run = [&] {
         const Gradients grads = conv_transpose3d_backward(g, x, w, p);
-        return Result{values(conv_transpose3d(x, w, &b, p)), values(grads.grad_input), values(grads.grad_weight),
-                      values(grads.grad_bias)};
+        return Result{conv_transpose3d(x, w, &b, p).to_vector(), grads.grad_input.to_vector(),
+                      grads.grad_weight.to_vector(), grads.grad_bias.to_vector()};
     };
 
     // The default count first, so that the pool has started its workers before it shrinks.
@@ -113,18 +103,18 @@ TEST_CASE("set_cpu_threads: the count takes effect and results do not depend on 
 TEST_CASE("set_cpu_threads: changing the count while other threads run kernels", "[cpu][threads]") {
     RestoreThreads restore;
     std::mt19937 rng(11);
-    const Params p = layer();
-    const Shape in_shape{1, 8, 4, 6, 7};
-    const Tensor x = random_tensor(rng, in_shape), w = random_tensor(rng, weight_shape(p));
-    const Tensor b = random_tensor(rng, {p.out_channels});
-    const std::vector<float> expected = values(conv_transpose3d(x, w, &b, p));
+    const Case c{layer(), {1, 8, 4, 6, 7}};
+    const Params &p = c.params;
+    const Inputs in = make_inputs(rng, c, /*integers=*/false);
+    const Tensor &x = in.x, &w = in.w, &b = in.b;
+    const std::vector<float> expected = conv_transpose3d(x, w, &b, p).to_vector();
     // Each restart waits for the running calls; none may fail, hang or change a result.
     std::vector<std::thread> callers;
     std::vector<int> mismatches(2, 0);
     for (int t = 0; t < 2; t++) {
         callers.emplace_back([&, t] {
             for (int i = 0; i < 20; i++) {
-                mismatches[t] += !bitwise_equal(values(conv_transpose3d(x, w, &b, p)), expected);
+                mismatches[t] += !bitwise_equal(conv_transpose3d(x, w, &b, p).to_vector(), expected);
             }
         });
     }
