@@ -15,11 +15,12 @@ namespace {
 
 double float_bytes(const Shape &shape) { return 4.0 * double(numel(shape)); }
 
+double bias_bytes(const Params &p) { return p.bias ? float_bytes({p.out_channels}) : 0; }
+
 }  // namespace
 
 double SuiteCase::forward_bytes() const {
-    const double bias = params.bias ? 4.0 * double(params.out_channels) : 0;
-    return float_bytes(input_shape) + float_bytes(weight_shape(params)) + bias +
+    return float_bytes(input_shape) + float_bytes(weight_shape(params)) + bias_bytes(params) +
            float_bytes(output_shape(params, input_shape));
 }
 
@@ -29,9 +30,8 @@ double SuiteCase::grad_input_bytes() const {
 }
 
 double SuiteCase::grad_weight_bytes() const {
-    const double bias = params.bias ? 4.0 * double(params.out_channels) : 0;
     return float_bytes(input_shape) + float_bytes(output_shape(params, input_shape)) +
-           float_bytes(weight_shape(params)) + bias;
+           float_bytes(weight_shape(params)) + bias_bytes(params);
 }
 
 std::vector<SuiteCase> load_suite(const std::string &path) {
