@@ -81,6 +81,9 @@ struct BackwardOptions {
     // copy in blocks (GradWeightFuncs::blocked_grad_output_per_pass), which a schedule can
     // compute at another loop level than blocked_grad_output.
     Halide::Expr second_blocked_copy_where;
+    // grad_weight with channel_block, if defined: where it holds, the reduction reads a second
+    // formulation vectorised over input channels (GradWeightFuncs::over_input).
+    Halide::Expr over_input_where;
 };
 
 struct GradInputFuncs {
@@ -177,6 +180,19 @@ struct GradWeightFuncs {
     // With BackwardOptions::second_blocked_copy_where: the same blocks, read where that holds.
     Halide::Func blocked_grad_output_per_pass;
     Halide::Expr per_pass_where;
+    // With BackwardOptions::over_input_where: where that holds (`where`), the gradient is
+    // `accumulator` below instead, the same sums read so that a schedule can vectorise over
+    // input channels: the input in blocks of channel_block channels, (c % block, x, y, z,
+    // c / block, n), and grad_output as given. `r` skips every tap that reaches grad_output's
+    // padding, x's as bounds of r.x, so the reads need no test; channels past the last one
+    // read the last one (a schedule may compute whole tiles of them).
+    struct OverInput {
+        Halide::Expr where;
+        Halide::Func accumulator;
+        Halide::Func blocked_input;
+        Halide::Func input;  // as given, (x, y, z, ci, n), which blocked_input copies
+        Halide::RDom r;
+    } over_input;
     std::array<BackwardAxis, 3> axes;
     // With BackwardOptions::depth_parts: (kx, ky, kz, co_g, ci, part), the sum over the
     // part's planes (the accumulator has the part too); output sums the parts in order.
@@ -202,21 +218,36 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     f.accumulator = Func("grad_weight_accumulator");
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
     const bool in_parts = options.depth_parts.defined();
-    f.r = RDom({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, "r");
-    if (in_parts) {
-        const Expr planes_per_part = (input_extent[2] + options.depth_parts - 1) / options.depth_parts;
-        f.r.where(f.r.z >= f.part * planes_per_part && f.r.z < (f.part + 1) * planes_per_part);
-    }
+    // The reduction domain over the input, in the part's planes; pruned of the z taps that
+    // reach padding, and for the formulation over input channels of every tap that does.
+    auto reduction_domain = [&](const char *name, bool prune_every_tap) {
+        RDom r({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, name);
+        if (in_parts) {
+            const Expr planes_per_part = (input_extent[2] + options.depth_parts - 1) / options.depth_parts;
+            r.where(r.z >= f.part * planes_per_part && r.z < (f.part + 1) * planes_per_part);
+        }
+        if (options.prune_padding_rows || prune_every_tap) {
+            r.where(reaches_inside(axes[2], r.z, f.kz, grad_output_extent[2]));
+        }
+        if (prune_every_tap) {
+            r.where(reaches_inside(axes[1], r.y, f.ky, grad_output_extent[1]));
+            // x as bounds of r.x, which the loop over it then shrinks to: the first input
+            // position whose tap reaches inside, and the one past the last.
+            auto ceil_div = [](const Expr &a, const Expr &b) { return (a + b - 1) / b; };
+            const BackwardAxis &a = axes[0];
+            r.where(r.x >= ceil_div(a.padding - f.kx * a.dilation, a.stride) &&
+                    r.x < ceil_div(grad_output_extent[0] + a.padding - f.kx * a.dilation, a.stride));
+        }
+        return r;
+    };
+    f.r = reduction_domain("r", false);
     f.grad_output_channels = grad_output_channels;
     f.axes = axes;
-    if (options.prune_padding_rows) {
-        f.r.where(reaches_inside(axes[2], f.r.z, f.kz, grad_output_extent[2]));
-    }
     const bool single_group = options.single_group;
     Func grad_output_read = f.padded_grad_output;
+    Var c_in("c_in"), x("x"), y("y"), z("z"), cb("cb"), n("n"), c("c");
     if (options.channel_block > 0 && single_group) {
         const int block = options.channel_block;
-        Var c_in("c_in"), x("x"), y("y"), z("z"), cb("cb"), n("n"), c("c");
         // Channels past the last one (in a partial last block) repeat it; no gradient uses them.
         const Expr blocks = f.padded_grad_output(x, y, z, min(cb * block + c_in, grad_output_channels - 1), n);
         f.blocked_grad_output = Func("blocked_grad_output");
@@ -235,20 +266,45 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     Expr co = group * out_channels_per_group + f.co;
     std::vector<Var> args = {f.kx, f.ky, f.kz, f.co, f.ci};
     if (in_parts) args.push_back(f.part);
-    f.accumulator(args) = 0.0f;
-    f.accumulator(args) += input(f.r.x, f.r.y, f.r.z, f.ci, f.r.w) *
-                           grad_output_read(reached(axes[0], f.r.x, f.kx), reached(axes[1], f.r.y, f.ky),
-                                            reached(axes[2], f.r.z, f.kz), co, f.r.w);
+    auto define_sum = [&](Func acc, const RDom &r, const Func &input_read, const Func &grad_output_read) {
+        acc(args) = 0.0f;
+        acc(args) += input_read(r.x, r.y, r.z, f.ci, r.w) *
+                     grad_output_read(reached(axes[0], r.x, f.kx), reached(axes[1], r.y, f.ky),
+                                      reached(axes[2], r.z, f.kz), co, r.w);
+    };
+    define_sum(f.accumulator, f.r, input, grad_output_read);
+    Expr sum = f.accumulator(args);
+    if (options.over_input_where.defined() && options.channel_block > 0 && single_group) {
+        GradWeightFuncs::OverInput &o = f.over_input;
+        const int block = options.channel_block;
+        o.where = options.over_input_where;
+        o.input = input;
+        o.accumulator = Func("grad_weight_over_input");
+        o.r = reduction_domain("r_over_input", true);
+        // x clamped too, for a copy that rounds rows up to whole vectors.
+        o.blocked_input = Func("blocked_input");
+        o.blocked_input(c_in, x, y, z, cb, n) =
+            input(min(x, input_extent[0] - 1), y, z, min(cb * block + c_in, in_channels_per_group - 1), n);
+        Func input_view("input_view");
+        input_view(x, y, z, c, n) = o.blocked_input(c % block, x, y, z, c / block, n);
+        // Every read is inside; the clamps only keep bounds inference within the tensor.
+        const Func clamped = BoundaryConditions::repeat_edge(
+            grad_output, {{0, grad_output_extent[0]}, {0, grad_output_extent[1]}, {0, grad_output_extent[2]}});
+        Func grad_output_as_given("grad_output_as_given");
+        grad_output_as_given(x, y, z, c, n) = clamped(x, y, z, min(c, grad_output_channels - 1), n);
+        define_sum(o.accumulator, o.r, input_view, grad_output_as_given);
+        sum = select(o.where, o.accumulator(args), sum);
+    }
     if (in_parts) {
         f.partial_sums = Func("grad_weight_partial_sums");
-        f.partial_sums(args) = f.accumulator(args);
+        f.partial_sums(args) = sum;
         Func total("grad_weight_total");
         const RDom parts(0, options.depth_parts, "parts");
         total(f.kx, f.ky, f.kz, f.co, f.ci) = 0.0f;
         total(f.kx, f.ky, f.kz, f.co, f.ci) += f.partial_sums(f.kx, f.ky, f.kz, f.co, f.ci, parts);
         f.output(f.kx, f.ky, f.kz, f.co, f.ci) = total(f.kx, f.ky, f.kz, f.co, f.ci);
     } else {
-        f.output(f.kx, f.ky, f.kz, f.co, f.ci) = f.accumulator(f.kx, f.ky, f.kz, f.co, f.ci);
+        f.output(f.kx, f.ky, f.kz, f.co, f.ci) = sum;
     }
     f.fast_paths = {axes[0].stride == 1, axes[0].stride == 2};
     return f;

@@ -23,6 +23,17 @@ public:
                 options.second_blocked_copy_where = convt3d::grad_weight_blocks_per_pass(
                     in_channels, grad_weight.dim(1).extent(), grad_weight.dim(2).extent(), axes(), cpu_knobs());
             }
+            if (over_input) {
+                auto positions = [](const auto &b) { return b.dim(0).extent() * b.dim(1).extent() * b.dim(2).extent(); };
+                options.over_input_where =
+                    convt3d::grad_weight_over_input_where(in_channels, positions(input), grad_output.dim(3).extent(),
+                                                          positions(grad_output), get_target(), cpu_knobs());
+                options.depth_parts =
+                    select(options.over_input_where,
+                           convt3d::grad_weight_over_input_depth_parts(in_channels, input.dim(2).extent(), get_target(),
+                                                                       cpu_knobs()),
+                           options.depth_parts);
+            }
         }
         funcs_ = convt3d::define_grad_weight(
             input, {input.dim(0).extent(), input.dim(1).extent(), input.dim(2).extent(), input.dim(4).extent()},

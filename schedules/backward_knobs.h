@@ -22,6 +22,7 @@ struct BackwardCpuKnobs {
     int rows_per_pass = 1;        // grad_weight: input rows each register tile sums over between loads and stores of its accumulators
     int blocks_per_pass = 0;      // grad_weight (channel schedule): where grad_weight_blocks_per_pass holds, each pass of rows blocks the grad_output rows it reads itself
     int tiles_inside_taps = 0;    // grad_weight (channel schedule): with stride >= 2 in x, each tap runs over every input-channel tile of the task before the next tap
+    int over_input = 0;           // grad_weight (channel schedule): where grad_weight_over_input_where holds, vectors of input channels instead
     int taps_inner = 0;           // grad_weight, x-vectorised (with vectorize_reduction): every tap summed along each input row in turn
     // x-vectorised kernels: each task pads the grad_output it reads itself (zeros, then
     // grad_output copied over them; in L2) instead of all tasks reading one padded copy made

@@ -60,8 +60,10 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
 // blocked(c_in, x, y, z, cb, n) = padded(x, y, z, cb * block + c_in, n) (channels in blocks of
 // a multiple of lanes, innermost), transposed through stack tiles as above, computed where
 // the caller puts it. Each copy stages its own tiles (padded.in), so two copies of one
-// padded Func can be computed at different loop levels.
-inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
+// padded Func can be computed at different loop levels. x_partition: Always for a padded
+// source, whose borders the loop over x blocks is partitioned at; Auto for one without.
+inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes,
+                                          Halide::Partition x_partition = Halide::Partition::Always) {
     using namespace Halide;
     const auto &v = blocked.args();  // c_in, x, y, z, cb, n
     Var cio("cio"), cii("cii"), xo("xo"), xi("xi");
@@ -70,7 +72,7 @@ inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func pad
         .reorder(cii, xi, cio, xo, v[2], v[3], v[4], v[5])
         .vectorize(cii)
         .unroll(xi)
-        .partition(xo, Partition::Always);
+        .partition(xo, x_partition);
     stage_transpose_tile(padded.in(blocked), blocked, cio, lanes);
 }
 
