@@ -53,8 +53,9 @@ inline Halide::Expr grad_weight_depth_parts(const Halide::Expr &co_extent, const
 // input channels and read grad_output as given, instead of over output channels from a copy
 // of grad_output in blocks, which is then most of the traffic and, for output channels that
 // are no multiple of the tile, most of the waste (seed_example: 33 output channels computed
-// as 48). avx2, 2 threads, fastest calls: seed_example grad_weight 390 -> 253 ms; 16 -> 64
-// and 16 -> 16 channels, k3s2, 16x32x32: 26 -> 19 and 7.0 -> 5.9 ms. Slower elsewhere: 16
+// as 48). 2 threads, fastest calls: avx2, seed_example grad_weight 390 -> 201 ms, 16 -> 64
+// channels k3s2 on 16x32x32 38 -> 24 ms; sse41 (a tile of 8), the seed layer with 8 input
+// channels 401 -> 321 ms. With the formulation forced everywhere it was slower elsewhere: 16
 // channels at stride 1 (grouped_g4_k3s1's groups) 1.01 -> 1.09 ms, and layers of several
 // input tiles, whose tasks each read all of grad_output (unet_up_k2s2 19 -> 41 ms).
 inline Halide::Expr grad_weight_over_input_where(const Halide::Expr &in_channels, const Halide::Expr &input_positions,

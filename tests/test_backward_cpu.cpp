@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include <unistd.h>
 
@@ -235,17 +236,18 @@ TEST_CASE("backward: realistic layer shapes, and bitwise identical results run t
 }
 
 // The channel grad_weight kernel switches, at run time, to its formulation over input
-// channels for one vector tile of them (16 on avx2) where grad_output is at least twice the
-// input (schedules/grad_weight_schedules.h): random such layers, output channels that are
-// no multiple of its tiles among them.
+// channels where they are one vector tile (8 on sse41, 16 on avx2) and grad_output is at
+// least twice the input (schedules/grad_weight_schedules.h): random such layers on every
+// ISA, output channels that are no multiple of the tiles among them.
 TEST_CASE("backward: g1's grad_weight over input channels, on random upsampling layers", "[cpu][backward]") {
     std::mt19937 rng(test_seed(20261201, "backward/over_input"));
-    const auto sixteen_in_channels = [](const Params &p) {
-        return p.in_channels == 16 && backward_kernel_supports("grad_weight", "g1", p);
+    const auto one_tile_of_in_channels = [](const Params &p) {
+        return (p.in_channels == 8 || p.in_channels == 16) && backward_kernel_supports("grad_weight", "g1", p);
     };
     int checked = 0, odd_out_channels = 0;
-    for (int i = 0; i < scaled(24); i++) {
-        const Case c = random_case(rng, "g1", sixteen_in_channels, CaseSize::medium);
+    std::set<int64_t> in_channels;
+    for (int i = 0; i < scaled(32); i++) {
+        const Case c = random_case(rng, "g1", one_tile_of_in_channels, CaseSize::medium);
         if (numel(output_shape(c.params, c.input_shape)) < 2 * numel(c.input_shape)) continue;  // not upsampling
         INFO("case " << i << ": " << describe(c));
         const BackwardInputs in = make_backward_inputs(rng, c, i % 2 == 1);
@@ -254,9 +256,11 @@ TEST_CASE("backward: g1's grad_weight over input channels, on random upsampling 
             REQUIRE(check_backward_case(c, in, Device::cpu, {"g1", isa}));
         }
         checked++;
+        in_channels.insert(c.params.in_channels);
         if (c.params.out_channels % 16 != 0) odd_out_channels++;
     }
-    CHECK(checked >= scaled(24) / 3);
+    CHECK(checked >= scaled(32) / 3);
+    CHECK(in_channels.size() == 2);
     CHECK(odd_out_channels > 0);
 }
 
