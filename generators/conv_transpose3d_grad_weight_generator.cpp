@@ -24,7 +24,10 @@ public:
                     in_channels, grad_weight.dim(1).extent(), grad_weight.dim(2).extent(), axes(), cpu_knobs());
             }
             if (over_input) {
-                auto positions = [](const auto &b) { return b.dim(0).extent() * b.dim(1).extent() * b.dim(2).extent(); };
+                // In 64 bits: a large tensor's positions overflow 32.
+                auto positions = [](const auto &b) {
+                    return cast<int64_t>(b.dim(0).extent()) * b.dim(1).extent() * b.dim(2).extent();
+                };
                 options.over_input_where =
                     convt3d::grad_weight_over_input_where(in_channels, positions(input), grad_output.dim(3).extent(),
                                                           positions(grad_output), get_target(), cpu_knobs());
