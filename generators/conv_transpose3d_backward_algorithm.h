@@ -287,11 +287,12 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
             input(min(x, input_extent[0] - 1), y, z, min(cb * block + c_in, in_channels_per_group - 1), n);
         Func input_view("input_view");
         input_view(x, y, z, c, n) = o.blocked_input(c % block, x, y, z, c / block, n);
-        // Every read is inside; the clamps only keep bounds inference within the tensor.
-        const Func clamped = BoundaryConditions::repeat_edge(
-            grad_output, {{0, grad_output_extent[0]}, {0, grad_output_extent[1]}, {0, grad_output_extent[2]}});
+        // Every read is inside (o.r prunes the others): promised to bounds inference rather
+        // than clamped, which would cost the inner loop a clamp per step.
+        auto inside = [&](const Expr &v, int axis) { return unsafe_promise_clamped(v, 0, grad_output_extent[axis] - 1); };
         Func grad_output_as_given("grad_output_as_given");
-        grad_output_as_given(x, y, z, c, n) = clamped(x, y, z, min(c, grad_output_channels - 1), n);
+        grad_output_as_given(x, y, z, c, n) =
+            grad_output(inside(x, 0), inside(y, 1), inside(z, 2), min(c, grad_output_channels - 1), n);
         define_sum(o.accumulator, o.r, input_view, grad_output_as_given);
         sum = select(o.where, o.accumulator(args), sum);
     }

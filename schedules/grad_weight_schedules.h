@@ -48,25 +48,24 @@ inline Halide::Expr grad_weight_depth_parts(const Halide::Expr &co_extent, const
 }
 
 // BackwardOptions::over_input_where for grad_weight's channel schedule (with over_input):
-// where the input channels are one tile of channel_vectors vectors and grad_output holds at
-// least twice the input's elements (a transposed convolution that upsamples), vectorise over
-// input channels and read grad_output as given, instead of over output channels from a copy
-// of grad_output in blocks, which is then most of the traffic and, for output channels that
-// are no multiple of the tile, most of the waste (seed_example: 33 output channels computed
-// as 48). 2 threads, fastest calls: avx2, seed_example grad_weight 390 -> 201 ms, 16 -> 64
-// channels k3s2 on 16x32x32 38 -> 24 ms; sse41 (a tile of 8), the seed layer with 8 input
-// channels 401 -> 321 ms. With the formulation forced everywhere it was slower elsewhere: 16
-// channels at stride 1 (grouped_g4_k3s1's groups) 1.01 -> 1.09 ms, and layers of several
-// input tiles, whose tasks each read all of grad_output (unet_up_k2s2 19 -> 41 ms).
-// input_positions, output_positions: the spatial sizes, as 64-bit integers.
+// where the input channels are one tile of channel_vectors vectors, and grad_output has at
+// least twice the input's positions (a layer that upsamples) or output channels that are no
+// multiple of the tile, vectorise over input channels and read grad_output as given, instead
+// of over output channels from a copy of grad_output in blocks of the tile, which computes
+// whole tiles (seed_example: 33 output channels as 48; over input channels, in tiles of
+// channel_tile, as 36). 2 threads, fastest calls: avx2, seed_example grad_weight 390 -> 201 ms;
+// 16 -> 64 channels, k3s2 on 16x32x32, 38 -> 24 ms; 16 -> 20, 24 and 33 channels, k3s1 on
+// 16^3, 1.95 -> 1.30, 1.97 -> 1.72 and 2.68 -> 2.28 ms; sse41 (a tile of 8), the seed layer
+// with 8 input channels 401 -> 321 ms. Forced where this does not hold it was slower: 16 ->
+// 16 and 16 -> 32 channels at stride 1 (grouped_g4_k3s1's groups) 1.03 -> 1.18 and
+// 1.64 -> 1.89 ms, and layers of several input tiles, whose tasks each read all of
+// grad_output (unet_up_k2s2 19 -> 41 ms). input_positions, output_positions: the spatial
+// sizes, as 64-bit integers.
 inline Halide::Expr grad_weight_over_input_where(const Halide::Expr &in_channels, const Halide::Expr &input_positions,
                                                  const Halide::Expr &out_channels, const Halide::Expr &output_positions,
                                                  const Halide::Target &target, const BackwardCpuKnobs &k) {
-    using namespace Halide;
-    const int tile_ci = target.natural_vector_size<float>() * k.channel_vectors;
-    const Expr input_elements = cast<int64_t>(in_channels) * input_positions;
-    const Expr output_elements = cast<int64_t>(out_channels) * output_positions;
-    return in_channels == tile_ci && output_elements >= 2 * input_elements;
+    const int tile = target.natural_vector_size<float>() * k.channel_vectors;
+    return in_channels == tile && (output_positions >= 2 * input_positions || out_channels % tile != 0);
 }
 
 // BackwardOptions::depth_parts where over_input_where holds: a task is one tile of input
