@@ -223,8 +223,12 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     auto reduction_domain = [&](const char *name, bool prune_every_tap) {
         RDom r({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, name);
         if (in_parts) {
-            const Expr planes_per_part = (input_extent[2] + options.depth_parts - 1) / options.depth_parts;
-            r.where(r.z >= f.part * planes_per_part && r.z < (f.part + 1) * planes_per_part);
+            // The formulation over input channels has few tiles: its parts cut the planes of
+            // the whole batch (n, z), so that a shallow input still makes enough of them.
+            const Expr planes = prune_every_tap ? input_extent[2] * input_extent[3] : input_extent[2];
+            const Expr plane = prune_every_tap ? r.w * input_extent[2] + r.z : Expr(r.z);
+            const Expr planes_per_part = (planes + options.depth_parts - 1) / options.depth_parts;
+            r.where(plane >= f.part * planes_per_part && plane < (f.part + 1) * planes_per_part);
         }
         if (options.prune_padding_rows || prune_every_tap) {
             r.where(reaches_inside(axes[2], r.z, f.kz, grad_output_extent[2]));

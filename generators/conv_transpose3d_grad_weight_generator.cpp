@@ -33,8 +33,8 @@ public:
                                                           positions(grad_output), get_target(), cpu_knobs());
                 options.depth_parts =
                     select(options.over_input_where,
-                           convt3d::grad_weight_over_input_depth_parts(in_channels, input.dim(2).extent(), get_target(),
-                                                                       cpu_knobs()),
+                           convt3d::grad_weight_over_input_parts(in_channels, input.dim(2).extent() * input.dim(4).extent(),
+                                                                 get_target(), cpu_knobs()),
                            options.depth_parts);
             }
         }

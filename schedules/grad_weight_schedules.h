@@ -69,13 +69,14 @@ inline Halide::Expr grad_weight_over_input_where(const Halide::Expr &in_channels
 }
 
 // BackwardOptions::depth_parts where over_input_where holds: a task is one tile of input
-// channels and a part, so the depth is cut into up to 16 parts per tile, down to one plane
-// each (seed_example: 10 tasks of one plane).
-inline Halide::Expr grad_weight_over_input_depth_parts(const Halide::Expr &ci_extent, const Halide::Expr &depth,
-                                                       const Halide::Target &target, const BackwardCpuKnobs &k) {
+// channels and a part, and a part there is a run of the batch's planes (n, z)
+// (GradWeightFuncs::over_input), so a layer of one tile is cut into up to 32 parts, down to
+// one plane each, whatever its depth (seed_example: 32 parts of 6 or 7 of its 200 planes).
+inline Halide::Expr grad_weight_over_input_parts(const Halide::Expr &ci_extent, const Halide::Expr &planes,
+                                                 const Halide::Target &target, const BackwardCpuKnobs &k) {
     const int tile_ci = target.natural_vector_size<float>() * k.channel_vectors;
     const Halide::Expr tiles = (ci_extent + tile_ci - 1) / tile_ci;
-    return Halide::clamp(16 / tiles, 1, Halide::max(depth, 1));
+    return Halide::clamp(32 / tiles, 1, Halide::max(planes, 1));
 }
 
 // BackwardOptions::second_blocked_copy_where for blocks_per_pass: where a task holds every
