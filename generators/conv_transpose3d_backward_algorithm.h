@@ -73,7 +73,8 @@ struct BackwardOptions {
     // first (vnet_up_k2s2: 67 MB). See GradInputFuncs::no_padding.
     Halide::Expr boundary_condition_where;
     // grad_weight, if defined: the reduction over the input's depth is cut into this many
-    // parts of consecutive planes, each summed on its own (GradWeightFuncs::partial_sums), and
+    // parts of consecutive planes (over_input: of the batch's planes, GradWeightFuncs::
+    // OverInput), each summed on its own (GradWeightFuncs::partial_sums), and
     // the parts are then summed in order, so that a schedule can run parts as tasks of their
     // own. Still one fixed order of additions for every element.
     Halide::Expr depth_parts;
@@ -185,7 +186,9 @@ struct GradWeightFuncs {
     // input channels: the input in blocks of channel_block channels, (c % block, x, y, z,
     // c / block, n), and grad_output as given. `r` skips every tap that reaches grad_output's
     // padding, x's as bounds of r.x, so the reads need no test; channels past the last one
-    // read the last one (a schedule may compute whole tiles of them).
+    // read the last one (a schedule may compute whole tiles of them). Its parts
+    // (BackwardOptions::depth_parts) are runs of the whole batch's planes (n, z), not of the
+    // depth alone.
     struct OverInput {
         Halide::Expr where;
         Halide::Func accumulator;
