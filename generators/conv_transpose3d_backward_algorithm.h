@@ -223,20 +223,20 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     const bool in_parts = options.depth_parts.defined();
     // The reduction domain over the input, in the part's planes; pruned of the z taps that
     // reach padding, and for the formulation over input channels of every tap that does.
-    auto reduction_domain = [&](const char *name, bool prune_every_tap) {
+    auto reduction_domain = [&](const char *name, bool over_input) {
         RDom r({{0, input_extent[0]}, {0, input_extent[1]}, {0, input_extent[2]}, {0, input_extent[3]}}, name);
         if (in_parts) {
             // The formulation over input channels has few tiles: its parts cut the planes of
             // the whole batch (n, z), so that a shallow input still makes enough of them.
-            const Expr planes = prune_every_tap ? input_extent[2] * input_extent[3] : input_extent[2];
-            const Expr plane = prune_every_tap ? r.w * input_extent[2] + r.z : Expr(r.z);
+            const Expr planes = over_input ? input_extent[2] * input_extent[3] : input_extent[2];
+            const Expr plane = over_input ? r.w * input_extent[2] + r.z : Expr(r.z);
             const Expr planes_per_part = (planes + options.depth_parts - 1) / options.depth_parts;
             r.where(plane >= f.part * planes_per_part && plane < (f.part + 1) * planes_per_part);
         }
-        if (options.prune_padding_rows || prune_every_tap) {
+        if (options.prune_padding_rows || over_input) {
             r.where(reaches_inside(axes[2], r.z, f.kz, grad_output_extent[2]));
         }
-        if (prune_every_tap) {
+        if (over_input) {
             r.where(reaches_inside(axes[1], r.y, f.ky, grad_output_extent[1]));
             // x as bounds of r.x, which the loop over it then shrinks to: the first input
             // position whose tap reaches inside, and the one past the last.
