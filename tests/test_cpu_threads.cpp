@@ -44,16 +44,7 @@ struct RestoreThreads {
     ~RestoreThreads() { set_cpu_threads(threads); }
 };
 
-Params layer() {
-    Params p;
-    p.in_channels = 8;
-    p.out_channels = 12;
-    p.kernel_size = {3, 3, 3};
-    p.stride = {2, 1, 2};
-    p.padding = {1, 1, 0};
-    p.output_padding = {1, 0, 0};
-    return p;
-}
+Params layer() { return make_params(8, 12, {3, 3, 3}, {2, 1, 2}, {1, 1, 0}, {1, 0, 0}); }
 
 }  // namespace
 
