@@ -16,6 +16,13 @@ std::shared_mutex &pool_mutex() {
     return m;
 }
 
+// The count in effect; the caller holds pool_mutex. 0 until the pool first starts; setting 0
+// fixes the count the pool would start with.
+int current_threads() {
+    if (halide_get_num_threads() == 0) halide_set_num_threads(0);
+    return halide_get_num_threads();
+}
+
 }  // namespace
 
 namespace detail {
@@ -26,17 +33,15 @@ std::shared_lock<std::shared_mutex> hold_thread_pool() { return std::shared_lock
 
 int cpu_threads() {
     std::shared_lock lock(pool_mutex());
-    // 0 until the pool first starts; setting 0 fixes the count the pool would start with.
-    if (halide_get_num_threads() == 0) halide_set_num_threads(0);
-    return halide_get_num_threads();
+    return current_threads();
 }
 
 int set_cpu_threads(int threads) {
     if (threads < 0) {
         throw Error("convt3d: threads=" + std::to_string(threads) + " must be 0 (the default) or more");
     }
-    const int before = cpu_threads();
     std::unique_lock lock(pool_mutex());
+    const int before = current_threads();  // under the same lock as the change
     // Halide's pool keeps the workers it started (and idle ones join any loop), so a smaller
     // count takes effect only on a pool started again.
     halide_shutdown_thread_pool();
