@@ -15,24 +15,21 @@ namespace {
 
 double float_bytes(const Shape &shape) { return 4.0 * double(numel(shape)); }
 
-double bias_bytes(const Params &p) { return p.bias ? float_bytes({p.out_channels}) : 0; }
+// Input, weight and output, and the bias where the pass reads or writes it: the tensors every
+// pass touches, each once.
+double layer_bytes(const SuiteCase &c, bool with_bias) {
+    const Params &p = c.params;
+    return float_bytes(c.input_shape) + float_bytes(weight_shape(p)) + float_bytes(output_shape(p, c.input_shape)) +
+           (with_bias && p.bias ? float_bytes({p.out_channels}) : 0);
+}
 
 }  // namespace
 
-double SuiteCase::forward_bytes() const {
-    return float_bytes(input_shape) + float_bytes(weight_shape(params)) + bias_bytes(params) +
-           float_bytes(output_shape(params, input_shape));
-}
+double SuiteCase::forward_bytes() const { return layer_bytes(*this, true); }
 
-double SuiteCase::grad_input_bytes() const {
-    return float_bytes(output_shape(params, input_shape)) + float_bytes(weight_shape(params)) +
-           float_bytes(input_shape);
-}
+double SuiteCase::grad_input_bytes() const { return layer_bytes(*this, false); }
 
-double SuiteCase::grad_weight_bytes() const {
-    return float_bytes(input_shape) + float_bytes(output_shape(params, input_shape)) +
-           float_bytes(weight_shape(params)) + bias_bytes(params);
-}
+double SuiteCase::grad_weight_bytes() const { return layer_bytes(*this, true); }
 
 std::vector<SuiteCase> load_suite(const std::string &path) {
     std::ifstream in(path);
