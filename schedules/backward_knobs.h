@@ -29,6 +29,10 @@ struct BackwardCpuKnobs {
     // first. For depthwise layers, whose tasks read only their own channels (grad_input's
     // tasks become (channel tile, n) with every z inside).
     int pad_per_task = 0;
+    // grad_weight with over_input: the output channels each step of the formulation over input
+    // channels broadcasts (its register tile is channel_vectors vectors by these); 0 takes
+    // channel_tile.
+    int over_input_tile = 0;
 };
 
 struct BackwardCudaKnobs {

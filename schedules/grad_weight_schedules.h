@@ -94,14 +94,19 @@ inline Halide::Expr grad_weight_blocks_per_pass(const Halide::Expr &ci_extent, c
 // channels innermost). Each pass of rows_per_pass input rows copies the task's input rows
 // into channel blocks (in L1); then every tile of channel_tile output channels runs every tap
 // along them: each step loads channel_vectors vectors of the input and broadcasts
-// channel_tile grad_output values. Output-channel tiles are rounded up, so the accumulators
-// stay a constant tile.
+// over_input_tile (else channel_tile) grad_output values. Output-channel tiles are rounded
+// up, so the accumulators stay a constant tile. Tiles of 5 rather than 4 (10 accumulators,
+// and 33 output channels computed as 35, not 36), side by side, 2 threads, fastest and
+// median calls: avx2, seed_example grad_weight 225 -> 214 and 261 -> 238 ms, 16 -> 64
+// channels k3s2 on 16x32x32 18.5 -> 15.3 and 22.8 -> 19.1 ms, 16 -> 20 channels k3s1 on
+// 16^3 1.03 -> 0.98 and 1.42 -> 1.32 ms; sse41, the seed layer with 8 input channels
+// 342 -> 320 and 365 -> 330 ms. Tiles of 6 were between them, tiles of 3 slower.
 inline void schedule_grad_weight_over_input(GradWeightFuncs &f, Halide::Func out, Halide::Stage branch,
                                             const Halide::Target &target, const BackwardCpuKnobs &k) {
     using namespace Halide;
     GradWeightFuncs::OverInput &o = f.over_input;
     const int lanes = target.natural_vector_size<float>();
-    const int tile_ci = lanes * k.channel_vectors, tile_co = k.channel_tile;
+    const int tile_ci = lanes * k.channel_vectors, tile_co = k.over_input_tile > 0 ? k.over_input_tile : k.channel_tile;
     const bool in_parts = f.partial_sums.defined();
     Var cio("cio"), cii("cii"), task("task");
     branch.split(f.ci, cio, cii, tile_ci, TailStrategy::GuardWithIf).reorder(cii, f.co, f.kx, f.ky, f.kz, cio);

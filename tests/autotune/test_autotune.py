@@ -136,6 +136,16 @@ class BackwardSpaceTest(unittest.TestCase):
             for isa in CPU_ISAS:
                 assert_candidates_fit(self, name, isa)
 
+    def test_the_formulation_over_input_channels_counts_its_own_register_tile(self):
+        space = Space("grad_weight:g1", "avx2")
+        fits = lambda tile, over_input: space.fits({"channel_vectors": 2, "channel_tile": 4,  # noqa: E731
+                                                   "over_input": over_input, "over_input_tile": tile})
+        self.assertTrue(fits(6, 1))   # 12 accumulators, 2 input vectors held, 1 broadcast
+        self.assertFalse(fits(8, 1))  # 16 accumulators
+        self.assertTrue(fits(8, 0))   # the formulation is off: its tile is never built
+        tiles = {c.knobs["over_input_tile"] for c in space.all() if c.knobs.get("over_input")}
+        self.assertEqual(tiles, {0, 3, 4, 5, 6})
+
     def test_templates_follow_the_gradient_and_the_variant(self):
         self.assertEqual(set(Space("grad_input:g1", "avx2").templates), {"grad_input_channels"})
         self.assertEqual(set(Space("grad_input:dw", "avx2").templates), {"grad_input_over_x"})

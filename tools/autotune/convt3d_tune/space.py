@@ -81,7 +81,10 @@ class Space:
         if vectors is None or tile is None:
             return True  # no register tile among the knobs (grad_weight's x-vectorised reduction)
         inputs = vectors * knobs.get("tile_y", 1)
-        return inputs * tile + min(tile, inputs) + 1 <= self.registers
+        tiles = [tile]
+        if knobs.get("over_input") and knobs.get("over_input_tile"):
+            tiles.append(knobs["over_input_tile"])  # grad_weight's formulation over input channels
+        return all(inputs * t + min(t, inputs) + 1 <= self.registers for t in tiles)
 
     def make(self, template, knobs):
         t = self.templates[template]
