@@ -36,6 +36,8 @@ public:
     Halide::GeneratorParam<int> tiles_inside_taps{"tiles_inside_taps", 0};
     Halide::GeneratorParam<int> over_input{"over_input", 0};
     Halide::GeneratorParam<int> over_input_tile{"over_input_tile", 0};
+    Halide::GeneratorParam<int> x_taps_tile{"x_taps_tile", 0};
+    Halide::GeneratorParam<int> x_taps_tile_ci{"x_taps_tile_ci", 2};
     Halide::GeneratorParam<int> taps_inner{"taps_inner", 0};
     Halide::GeneratorParam<int> pad_per_task{"pad_per_task", 0};
     Halide::GeneratorParam<int> block_x{"block_x", 32};
@@ -57,7 +59,8 @@ protected:
 
     BackwardCpuKnobs cpu_knobs() {
         return {vectors, tile_c, vectorize_reduction, over_channels, channel_vectors, channel_tile, ci_tiles, block_kz, small_weights, rows_per_pass,
-                blocks_per_pass, tiles_inside_taps, over_input, taps_inner, pad_per_task, over_input_tile};
+                blocks_per_pass, tiles_inside_taps, over_input, taps_inner, pad_per_task, over_input_tile,
+                x_taps_tile, x_taps_tile_ci};
     }
     bool single_group() const { return fixed_groups == 1; }
     // The formulation the schedule reads: the CPU channel schedules read weights

@@ -33,6 +33,10 @@ struct BackwardCpuKnobs {
     // channels broadcasts (its register tile is channel_vectors vectors by these); 0 takes
     // channel_tile.
     int over_input_tile = 0;
+    // grad_weight (channel schedule), > 0: where the kernel is this many taps wide in x, each
+    // register tile holds all of its x taps for x_taps_tile_ci input channels.
+    int x_taps_tile = 0;
+    int x_taps_tile_ci = 2;
 };
 
 struct BackwardCudaKnobs {

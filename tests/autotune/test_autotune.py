@@ -146,6 +146,16 @@ class BackwardSpaceTest(unittest.TestCase):
         tiles = {c.knobs["over_input_tile"] for c in space.all() if c.knobs.get("over_input")}
         self.assertEqual(tiles, {0, 3, 4, 5, 6})
 
+    def test_the_tile_of_x_taps_counts_its_accumulators_and_broadcasts(self):
+        space = Space("grad_weight:g1", "avx2")
+        fits = lambda taps, ci: space.fits({"channel_vectors": 2, "channel_tile": 4,  # noqa: E731
+                                            "x_taps_tile": taps, "x_taps_tile_ci": ci})
+        self.assertTrue(fits(3, 2))   # 12 accumulators, 2 broadcasts, 1 grad_output vector
+        self.assertFalse(fits(4, 2))  # 16 accumulators
+        self.assertTrue(fits(0, 4))   # off: no such tile
+        shipped = project.load_json(project.BACKWARD_SCHEDULE_FILE)["backward"]["avx2"]["grad_weight"]
+        self.assertTrue(space.fits(shipped))
+
     def test_templates_follow_the_gradient_and_the_variant(self):
         self.assertEqual(set(Space("grad_input:g1", "avx2").templates), {"grad_input_channels"})
         self.assertEqual(set(Space("grad_input:dw", "avx2").templates), {"grad_input_over_x"})

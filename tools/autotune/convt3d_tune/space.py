@@ -84,7 +84,12 @@ class Space:
         tiles = [tile]
         if knobs.get("over_input") and knobs.get("over_input_tile"):
             tiles.append(knobs["over_input_tile"])  # grad_weight's formulation over input channels
-        return all(inputs * t + min(t, inputs) + 1 <= self.registers for t in tiles)
+        if not all(inputs * t + min(t, inputs) + 1 <= self.registers for t in tiles):
+            return False
+        # grad_weight's tile of x taps: vectors x channels x taps accumulators, the channels'
+        # broadcasts held (each serves every tap), one grad_output vector to load into.
+        taps, channels = knobs.get("x_taps_tile", 0), knobs.get("x_taps_tile_ci", 1)
+        return not taps or vectors * channels * taps + channels + 1 <= self.registers
 
     def make(self, template, knobs):
         t = self.templates[template]
