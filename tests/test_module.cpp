@@ -17,14 +17,9 @@ using namespace convt3d::testing;
 
 namespace {
 
+// A layer with the default stride, padding and dilation.
 Params params(int64_t cin, int64_t cout, Triple k, int64_t groups = 1, bool bias = true) {
-    Params p;
-    p.in_channels = cin;
-    p.out_channels = cout;
-    p.kernel_size = k;
-    p.groups = groups;
-    p.bias = bias;
-    return p;
+    return make_params(cin, cout, k, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, groups, bias);
 }
 
 double init_bound(const Params &p) {
