@@ -332,6 +332,20 @@ Coverage &Coverage::operator+=(const Coverage &o) {
     return *this;
 }
 
+void Coverage::check_drawn(bool every_situation) const {
+    CHECK(unbatched > 0);
+    CHECK(no_bias > 0);
+    CHECK(output_padded > 0);
+    CHECK(over_padded > 0);
+    CHECK(unit_extent > 0);
+    CHECK(integer_data > 0);
+    if (!every_situation) return;
+    CHECK(grouped > 0);
+    CHECK(dilated > 0);
+    CHECK(gapped > 0);
+    CHECK(anisotropic > 0);
+}
+
 std::string Coverage::describe() const {
     std::ostringstream s;
     s << cases << " cases: " << unbatched << " unbatched, " << no_bias << " without bias, " << grouped

@@ -107,6 +107,9 @@ struct Coverage {
     void add(const Case &c, bool integers);
     Coverage &operator+=(const Coverage &o);
     std::string describe() const;
+    // Catch2 checks that the situations every kernel can meet were drawn, and with
+    // every_situation also those only a kernel that accepts every layer meets.
+    void check_drawn(bool every_situation) const;
 };
 
 // Runs `count` small and `medium` larger random cases for `kernel` on `device` (forcing
