@@ -340,23 +340,19 @@ inline void apply_cpu_schedule_over_channels(ConvTranspose3dFuncs &f, const Hali
             .bound_extent(f.c, tile_c)
             .store_in(in_registers ? MemoryType::Register : MemoryType::Stack);
     }
+    acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf).unroll(axi);
     if (in_registers) {
         Var acv0("acv0"), acl0("acl0");
         acc.bound_extent(f.x, tile_x)
             .bound_extent(f.y, 1)
             .bound_extent(f.z, 1)
             .bound_extent(f.n, 1)
-            .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
             .split(f.c, acv0, acl0, lanes, TailStrategy::RoundUp)
             .reorder(acl0, acv0, axi)
             .vectorize(acl0)
-            .unroll(acv0)
-            .unroll(axi);
+            .unroll(acv0);
     } else {
-        acc.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-            .reorder(f.c, axi)
-            .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
-            .unroll(axi);
+        acc.reorder(f.c, axi).vectorize(f.c, lanes, TailStrategy::GuardWithIf);
     }
     Stage update = acc.update();
     update.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf)

@@ -251,9 +251,9 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     // grouped_g4_k3s1's groups 0.72 -> 0.70 and 1.11 -> 0.97 ms; kernels 2 and 4 wide were no
     // faster so). The sums keep their order.
     const Expr kernel_x = f.output.output_buffer().dim(0).extent();
-    auto reduce_with = [&](Stage update, bool taps_outside, int tci, bool x_taps_in_tile) {
+    auto reduce_with = [&](Stage update, bool taps_outside, bool x_taps_in_tile) {
         update.split(f.co, acv, acl, lanes, TailStrategy::GuardWithIf)
-            .split(f.ci, acio, acii, tci, TailStrategy::GuardWithIf);
+            .split(f.ci, acio, acii, x_taps_in_tile ? k.x_taps_tile_ci : tile_ci, TailStrategy::GuardWithIf);
         std::vector<VarOrRVar> order = {acl, acv, acii};
         if (x_taps_in_tile) order.push_back(f.kx);
         order.push_back(f.r.x);
@@ -274,9 +274,9 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     };
     auto reduce = [&](Stage update, bool taps_outside) {
         if (k.x_taps_tile > 0) {
-            reduce_with(update.specialize(kernel_x == k.x_taps_tile), taps_outside, k.x_taps_tile_ci, true);
+            reduce_with(update.specialize(kernel_x == k.x_taps_tile), taps_outside, true);
         }
-        reduce_with(update, taps_outside, tile_ci, false);
+        reduce_with(update, taps_outside, false);
     };
     Stage update = acc.update();
     if (per_pass) reduce(update.specialize(f.per_pass_where), k.tiles_inside_taps != 0);
