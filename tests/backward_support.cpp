@@ -107,6 +107,14 @@ BackwardReference backward_reference(const Case &c, const BackwardInputs &in) {
             reference::backward(c.params, c.input_shape, absolute(x), absolute(w), absolute(in.grad_output))};
 }
 
+bool upsamples_or_partial_tile(const Case &c, int64_t tile) {
+    const Params &p = c.params;
+    // Both times the batch.
+    const int64_t in_positions = numel(c.input_shape) / p.in_channels,
+                  out_positions = numel(output_shape(p, c.input_shape)) / p.out_channels;
+    return out_positions >= 2 * in_positions || p.out_channels % tile != 0;
+}
+
 TermCounts term_counts(const Case &c) {
     const Params &p = c.params;
     const Shape out = output_shape(p, c.input_shape);

@@ -40,6 +40,12 @@ struct BackwardReference {
 };
 BackwardReference backward_reference(const Case &c, const BackwardInputs &in);
 
+// The layer condition of g1's grad_weight formulation over input channels
+// (grad_weight_over_input_where), for an ISA whose channel tile is `tile`: grad_output has at
+// least twice the input's positions, or the output channels are no multiple of the tile.
+// (The formulation also needs the input channels to be that one tile.)
+bool upsamples_or_partial_tile(const Case &c, int64_t tile);
+
 // How many products form one element of each gradient (at most).
 struct TermCounts {
     double grad_input, grad_weight, grad_bias;

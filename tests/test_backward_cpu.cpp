@@ -239,9 +239,7 @@ TEST_CASE("backward: g1's grad_weight over input channels, on random layers of o
     std::set<int64_t> in_channels;
     for (int i = 0; i < scaled(32); i++) {
         const Case c = random_case(rng, "g1", one_tile_of_in_channels, CaseSize::medium);
-        const Shape out = output_shape(c.params, c.input_shape);
-        const bool upsamples = numel(out) / out[out.size() - 4] >= 2 * numel(c.input_shape) / c.params.in_channels;
-        if (!upsamples && c.params.out_channels % 16 == 0) continue;
+        if (!upsamples_or_partial_tile(c, 16)) continue;
         INFO("case " << i << ": " << describe(c));
         const BackwardInputs in = make_backward_inputs(rng, c, i % 2 == 1);
         for (CpuIsa isa : supported_isas()) {
