@@ -11,12 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
-
-#include <unistd.h>
 
 using namespace convt3d;
 using namespace convt3d::testing;
@@ -319,22 +316,7 @@ TEST_CASE("backward: CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE na
     g.fill(0.5f);
 
     setenv("CONVT3D_CPU_ISA", "sse41", 1);
-    std::fflush(stderr);
-    const int saved = dup(fileno(stderr));
-    std::FILE *capture = std::tmpfile();
-    REQUIRE(capture != nullptr);
-    dup2(fileno(capture), fileno(stderr));
-    setenv("CONVT3D_VERBOSE", "1", 1);
-    layer.backward(x, g);
-    unsetenv("CONVT3D_VERBOSE");
-    std::fflush(stderr);
-    dup2(saved, fileno(stderr));
-    close(saved);
-    std::rewind(capture);
-    std::string text;
-    char line[256];
-    while (std::fgets(line, sizeof line, capture)) text += line;
-    std::fclose(capture);
+    const std::string text = verbose_stderr([&] { layer.backward(x, g); });
     INFO("stderr: " << text);
     CHECK(text.find("convt3d: grad_input kernel generic on cpu (sse41)") != std::string::npos);
     CHECK(text.find("convt3d: grad_weight kernel generic on cpu (sse41)") != std::string::npos);

@@ -9,14 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <regex>
 #include <thread>
-
-#include <unistd.h>
 
 using namespace convt3d;
 using namespace convt3d::testing;
@@ -321,25 +318,10 @@ TEST_CASE("CONVT3D_CPU_ISA forces a CPU variant and CONVT3D_VERBOSE names the ke
     REQUIRE(best.size() == sse.size());
     for (size_t i = 0; i < best.size(); i++) CHECK(best[i] == Approx(sse[i]).margin(1e-6));
 
-    // The verbose line goes to stderr; capture it through a temporary file.
-    std::fflush(stderr);
-    const int saved = dup(fileno(stderr));
-    std::FILE *capture = std::tmpfile();
-    REQUIRE(capture != nullptr);
-    dup2(fileno(capture), fileno(stderr));
-    setenv("CONVT3D_VERBOSE", "1", 1);
+    // The verbose line goes to stderr.
     const KernelChoice choice = choose_kernel(p, Device::cpu);
-    layer.forward(x);
-    unsetenv("CONVT3D_VERBOSE");
-    std::fflush(stderr);
-    dup2(saved, fileno(stderr));
-    close(saved);
-    std::rewind(capture);
-    char line[256] = {};
-    const bool got = std::fgets(line, sizeof line, capture) != nullptr;
-    std::fclose(capture);
-    CHECK(got);
-    INFO("stderr: " << line);
-    CHECK(std::string(line).find("convt3d: forward kernel " + choice.describe()) != std::string::npos);
-    CHECK(std::string(line).find("on cpu") != std::string::npos);
+    const std::string text = verbose_stderr([&] { layer.forward(x); });
+    INFO("stderr: " << text);
+    CHECK(text.find("convt3d: forward kernel " + choice.describe()) != std::string::npos);
+    CHECK(text.find("on cpu") != std::string::npos);
 }

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <unistd.h>
+
 namespace convt3d::testing {
 
 namespace {
@@ -564,6 +566,36 @@ int scaled(int n) {
         if (s > 0) return static_cast<int>(n * s);
     }
     return n;
+}
+
+std::string verbose_stderr(const std::function<void()> &call) {
+    std::fflush(stderr);
+    const int saved = dup(fileno(stderr));
+    std::FILE *capture = std::tmpfile();
+    REQUIRE(capture != nullptr);
+    dup2(fileno(capture), fileno(stderr));
+    setenv("CONVT3D_VERBOSE", "1", 1);
+    // Restore stderr even when the call throws, so that Catch can still report.
+    auto restore = [&] {
+        unsetenv("CONVT3D_VERBOSE");
+        std::fflush(stderr);
+        dup2(saved, fileno(stderr));
+        close(saved);
+    };
+    try {
+        call();
+    } catch (...) {
+        restore();
+        std::fclose(capture);
+        throw;
+    }
+    restore();
+    std::rewind(capture);
+    std::string text;
+    char line[256];
+    while (std::fgets(line, sizeof line, capture)) text += line;
+    std::fclose(capture);
+    return text;
 }
 
 }  // namespace convt3d::testing

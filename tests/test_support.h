@@ -160,4 +160,8 @@ uint32_t test_seed(uint32_t base, const std::string &name = "");
 // n scaled by CONVT3D_TEST_SCALE (default 1).
 int scaled(int n);
 
+// What `call` writes to stderr while CONVT3D_VERBOSE=1 (the runtime names each kernel it
+// runs there), captured through a temporary file.
+std::string verbose_stderr(const std::function<void()> &call);
+
 }  // namespace convt3d::testing
