@@ -105,7 +105,7 @@ ForwardDispatch select_forward(const Params &p, Device device, const DispatchOpt
     const std::optional<CpuIsa> forced = forced_cpu_isa(opts);
     const SpecialisedKernel *k =
         opts.kernel.empty() ? find_specialised(p, forced) : find_specialised_named(opts.kernel, p, forced);
-    if (k) return {{k->name, device, k->cpu_isa}, k->function};
+    if (k) return {{k->name, device, k->cpu_isa, ""}, k->function};  // no schedule: specialised to one layer
     if (may_split_groups(p, device, opts.kernel) && p.out_channels / p.groups >= kMinOutChannelsPerGroupToSplit) {
         ForwardDispatch d = select_forward(per_group_params(p), device, opts);
         if (!convt3d::kernel_supports(d.choice.kernel, p)) {
