@@ -88,8 +88,17 @@ class Space:
             return False
         # grad_weight's tile of x taps: vectors x channels x taps accumulators, the channels'
         # broadcasts held (each serves every tap), one grad_output vector to load into.
-        taps, channels = knobs.get("x_taps_tile", 0), knobs.get("x_taps_tile_ci", 1)
+        taps = knobs.get("x_taps_tile", 0)
+        channels = knobs.get("x_taps_tile_ci", self.default("x_taps_tile_ci"))
         return not taps or vectors * channels * taps + channels + 1 <= self.registers
+
+    def default(self, knob):
+        """A knob's value where a set of knobs leaves it out: its templates' default (the
+        generator's), None where no template has one."""
+        for t in self.templates.values():
+            if knob in t.get("defaults", {}):
+                return t["defaults"][knob]
+        return None
 
     def make(self, template, knobs):
         t = self.templates[template]
