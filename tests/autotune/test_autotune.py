@@ -225,6 +225,29 @@ class RunnerTest(unittest.TestCase):
         self.assertIn("candidate failed", result["cases"]["tiny_latency"]["why"])
 
 
+    def test_candidates_given_together_are_checked_each_and_timed_in_turns(self):
+        work = WORK / "in_turns"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        plan = {"candidates": [{"variant": "s1", "isa": "avx2", "cases": ["tiny_latency"],
+                                "knobs": {"vectorize_c": 0, "phase_major": 0, "vectors": 1, "tile_c": 2,
+                                          "ci_inner": 1}}]}
+        (work / "plan.json").write_text(json.dumps(plan))
+        autotune("build", "--plan", str(work / "plan.json"), "--out", str(work / "cands"))
+        (good,) = (work / "cands").glob("*.so")
+        zeros = os.environ["CONVT3D_ZEROS_CANDIDATE"]
+        r = subprocess.run([RUNNER, "--library", zeros, "--library", str(good), "--case", "tiny_latency",
+                            "--repeats", "4"], capture_output=True, text=True, check=True)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["libraries"], [zeros, str(good)])
+        wrong, ok = out["cases"]["tiny_latency"]
+        self.assertEqual(wrong["status"], "wrong", wrong)
+        self.assertNotIn("median_ms", wrong, "a wrong kernel must not be timed")
+        self.assertEqual(ok["status"], "ok", ok)
+        self.assertGreater(ok["fastest_ms"], 0)
+        self.assertLessEqual(ok["fastest_ms"], ok["p25_ms"])
+        self.assertLessEqual(ok["p25_ms"], ok["median_ms"])
+
     def test_a_gradient_candidate_is_checked_as_its_gradient(self):
         work = WORK / "gradient"
         shutil.rmtree(work, ignore_errors=True)

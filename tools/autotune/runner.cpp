@@ -6,6 +6,9 @@
 // and measured on another. The Halide runtime the candidates use is this executable's own
 // (they are compiled with no_runtime; the executable exports its symbols). A CUDA candidate
 // (--device cuda) runs on device copies of the data; each timed run waits for the GPU.
+// Given several --library, it checks each and then times them call by call in turns, so
+// that a side-by-side comparison sees the same machine load (this machine's speed drifts by
+// more than the gaps it is asked to tell apart).
 #include "convt3d/convt3d.hpp"
 
 #include "backward_kernel_table.h"
@@ -27,6 +30,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <random>
 
 namespace {
@@ -248,18 +252,73 @@ json time_case(const Candidate &k, const SuiteCase &c, Device device, int warmup
 }
 
 
+// The candidates of one case called in turns, one call each per round after `warmup`
+// rounds; each gets its median, 25th percentile and fastest call.
+json time_in_turns(const std::vector<std::function<void()>> &runs, int warmup, int repeats) {
+    std::vector<std::vector<double>> samples(runs.size());
+    for (int i = 0; i < warmup + repeats; i++) {
+        for (size_t k = 0; k < runs.size(); k++) {
+            const auto t0 = std::chrono::steady_clock::now();
+            runs[k]();
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (i >= warmup) samples[k].push_back(ms);
+        }
+    }
+    json out = json::array();
+    for (std::vector<double> &s : samples) {
+        std::sort(s.begin(), s.end());
+        out.push_back({{"status", "ok"},
+                       {"median_ms", s[s.size() / 2]},
+                       {"p25_ms", s[s.size() / 4]},
+                       {"fastest_ms", s.front()}});
+    }
+    return out;
+}
+
+// Every candidate checked on the case, then those that pass timed in turns on its own data.
+json compare_case(const std::vector<Candidate> &ks, const SuiteCase &c, Device device, int warmup, int repeats) {
+    const bench::CaseData d = bench::make_case_data(c);
+    json results = json::array();
+    std::vector<size_t> passed;
+    for (size_t i = 0; i < ks.size(); i++) {
+        results.push_back(check(ks[i], c, device));
+        if (results[i]["status"] == "ok") passed.push_back(i);
+    }
+    // Each candidate writes its own output, so none reads another's results.
+    std::vector<std::unique_ptr<Operands>> forward;
+    std::vector<std::unique_ptr<GradientOperands>> gradient;
+    std::vector<std::function<void()>> runs;
+    for (size_t i : passed) {
+        if (ks[i].pass == Pass::forward) {
+            forward.push_back(std::make_unique<Operands>(c, d, device));
+            Operands *o = forward.back().get();
+            const auto fn = reinterpret_cast<ForwardKernelFn>(ks[i].fn);
+            runs.push_back([fn, o] { run_kernel(fn, *o); });
+        } else {
+            gradient.push_back(std::make_unique<GradientOperands>(c, d, ks[i].pass, device));
+            GradientOperands *o = gradient.back().get();
+            const auto fn = reinterpret_cast<detail::GradientKernelFn>(ks[i].fn);
+            runs.push_back([fn, o] { run_gradient(fn, *o); });
+        }
+    }
+    const json times = runs.empty() ? json::array() : time_in_turns(runs, warmup, repeats);
+    for (size_t j = 0; j < passed.size(); j++) results[passed[j]].update(times[j]);
+    return results;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
     CLI::App app{"convt3d-tune-runner: checks and times one candidate kernel of convt3d-autotune"};
-    std::string suite_path = CONVT3D_DEFAULT_SUITE, library, symbol = "convt3d_candidate";
-    std::vector<std::string> case_names;
+    std::string suite_path = CONVT3D_DEFAULT_SUITE, symbol = "convt3d_candidate";
+    std::vector<std::string> case_names, libraries;
     int warmup = 1, repeats = 5;
     double max_ms = 2000, min_total_ms = 300, min_warmup_ms = 0;
     bool describe = false;
     std::string device_name = "cpu", gradient = "forward";
     app.add_option("--suite", suite_path, "Benchmark suite (JSON)");
-    app.add_option("--library", library, "Candidate shared object");
+    app.add_option("--library", libraries,
+                   "Candidate shared object; given several times, the candidates are timed in turns, call by call");
     app.add_option("--symbol", symbol, "The candidate's function name");
     app.add_option("--case", case_names, "Suite cases to check and time (default: the device's cases)");
     app.add_option("--device", device_name, "Where the candidate runs (a CUDA candidate: cuda)")
@@ -302,16 +361,26 @@ int main(int argc, char **argv) {
             std::cout << out.dump(1) << "\n";
             return 0;
         }
-        if (library.empty()) throw std::runtime_error("--library is required");
+        if (libraries.empty()) throw std::runtime_error("--library is required");
         if (device == Device::cuda) {
             if (!cuda_available()) throw std::runtime_error("--device cuda: no CUDA device");
             detail::cuda_prepare();  // the library's CUDA set-up: its context, stream and register limit
         }
-        void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-        const Candidate k{dlsym(handle, symbol.c_str()), pass};
-        if (!k.fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
-        json out{{"library", library}, {"cases", json::object()}};
+        std::vector<Candidate> ks;
+        for (const std::string &library : libraries) {
+            void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+            ks.push_back({dlsym(handle, symbol.c_str()), pass});
+            if (!ks.back().fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
+        }
+        if (ks.size() > 1) {
+            json out{{"libraries", libraries}, {"cases", json::object()}};
+            for (const SuiteCase &c : cases) out["cases"][c.name] = compare_case(ks, c, device, warmup, repeats);
+            std::cout << out.dump() << "\n";
+            return 0;
+        }
+        const Candidate &k = ks.front();
+        json out{{"library", libraries.front()}, {"cases", json::object()}};
         for (const SuiteCase &c : cases) {
             json r = check(k, c, device);
             if (r["status"] == "ok") {
