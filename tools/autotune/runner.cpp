@@ -309,7 +309,7 @@ json compare_case(const std::vector<Candidate> &ks, const SuiteCase &c, Device d
 }  // namespace
 
 int main(int argc, char **argv) {
-    CLI::App app{"convt3d-tune-runner: checks and times one candidate kernel of convt3d-autotune"};
+    CLI::App app{"convt3d-tune-runner: checks and times a candidate kernel of convt3d-autotune (several: in turns)"};
     std::string suite_path = CONVT3D_DEFAULT_SUITE, symbol = "convt3d_candidate";
     std::vector<std::string> case_names, libraries;
     int warmup = 1, repeats = 5;
