@@ -237,20 +237,25 @@ json time_runs(const std::function<void()> &run, int warmup, int repeats, double
     return {{"status", "ok"}, {"median_ms", sorted[sorted.size() / 2]}, {"samples_ms", samples}};
 }
 
+// One call of the candidate on the case's data, as a function that owns its operands (each
+// candidate writes its own output, so candidates timed together never read each other's).
+std::function<void()> case_call(const Candidate &k, const SuiteCase &c, const bench::CaseData &d, Device device) {
+    if (k.pass == Pass::forward) {
+        auto o = std::make_shared<Operands>(c, d, device);
+        const auto fn = reinterpret_cast<ForwardKernelFn>(k.fn);
+        return [fn, o] { run_kernel(fn, *o); };
+    }
+    auto o = std::make_shared<GradientOperands>(c, d, k.pass, device);
+    const auto fn = reinterpret_cast<detail::GradientKernelFn>(k.fn);
+    return [fn, o] { run_gradient(fn, *o); };
+}
+
 // time_runs of the candidate on the case's own data.
 json time_case(const Candidate &k, const SuiteCase &c, Device device, int warmup, int repeats, double max_ms,
                double min_total_ms, double min_warmup_ms) {
-    const bench::CaseData d = bench::make_case_data(c);
-    if (k.pass == Pass::forward) {
-        Operands o(c, d, device);
-        const auto fn = reinterpret_cast<ForwardKernelFn>(k.fn);
-        return time_runs([&] { run_kernel(fn, o); }, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
-    }
-    GradientOperands o(c, d, k.pass, device);
-    const auto fn = reinterpret_cast<detail::GradientKernelFn>(k.fn);
-    return time_runs([&] { run_gradient(fn, o); }, warmup, repeats, max_ms, min_total_ms, min_warmup_ms);
+    return time_runs(case_call(k, c, bench::make_case_data(c), device), warmup, repeats, max_ms, min_total_ms,
+                     min_warmup_ms);
 }
-
 
 // The candidates of one case called in turns, one call each per round after `warmup`
 // rounds; each gets its median, 25th percentile and fastest call.
@@ -284,24 +289,9 @@ json compare_case(const std::vector<Candidate> &ks, const SuiteCase &c, Device d
         results.push_back(check(ks[i], c, device));
         if (results[i]["status"] == "ok") passed.push_back(i);
     }
-    // Each candidate writes its own output, so none reads another's results.
-    std::vector<std::unique_ptr<Operands>> forward;
-    std::vector<std::unique_ptr<GradientOperands>> gradient;
     std::vector<std::function<void()>> runs;
-    for (size_t i : passed) {
-        if (ks[i].pass == Pass::forward) {
-            forward.push_back(std::make_unique<Operands>(c, d, device));
-            Operands *o = forward.back().get();
-            const auto fn = reinterpret_cast<ForwardKernelFn>(ks[i].fn);
-            runs.push_back([fn, o] { run_kernel(fn, *o); });
-        } else {
-            gradient.push_back(std::make_unique<GradientOperands>(c, d, ks[i].pass, device));
-            GradientOperands *o = gradient.back().get();
-            const auto fn = reinterpret_cast<detail::GradientKernelFn>(ks[i].fn);
-            runs.push_back([fn, o] { run_gradient(fn, *o); });
-        }
-    }
-    const json times = runs.empty() ? json::array() : time_in_turns(runs, warmup, repeats);
+    for (size_t i : passed) runs.push_back(case_call(ks[i], c, d, device));
+    const json times = time_in_turns(runs, warmup, repeats);
     for (size_t j = 0; j < passed.size(); j++) results[passed[j]].update(times[j]);
     return results;
 }
