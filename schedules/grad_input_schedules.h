@@ -152,17 +152,19 @@ inline void apply_grad_input_cpu_schedule(GradInputFuncs &f, const Halide::Targe
     // tensors take one guarded vector per tile.
     const TileTasks tasks = k.pad_per_task ? TileTasks::channels_batch : TileTasks::depth_channels_batch;
     auto tile = [&](Stage s, int tx, int tc, TailStrategy tail) {
-        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, tail, lanes, 1, tasks);
+        t.apply(s, f.x, f.y, f.z, f.c, f.n, tx, tc, tail, std::min(lanes, tx), 1, tasks);
     };
     const Expr width = out.output_buffer().dim(0).extent(), channels = out.output_buffer().dim(3).extent();
     const Expr full = width >= tile_x && channels >= k.tile_c;
     // Rows narrower than the tile but a vector wide (tiny_latency's 8) take one vector of
     // tile_c channels, and the fast paths too (without them, a unit x stride still divides
-    // per lane: tiny_latency grad_input 2.5x slower).
-    const Expr narrow = width >= lanes && channels >= k.tile_c;
+    // per lane: tiny_latency grad_input 2.5x slower). With 16 lanes, rows of 8 take half a
+    // vector the same way.
     auto branches = [&](const Expr &when) {
         tile(out.specialize(when && full), tile_x, k.tile_c, TailStrategy::ShiftInwards);
-        if (tile_x > lanes) tile(out.specialize(when && narrow), lanes, k.tile_c, TailStrategy::ShiftInwards);
+        for (int tx = tile_x / 2; tx >= std::min(lanes, 8); tx /= 2) {
+            tile(out.specialize(when && width >= tx && channels >= k.tile_c), tx, k.tile_c, TailStrategy::ShiftInwards);
+        }
     };
     for (const Expr &fast : f.fast_paths) branches(fast);
     branches(Internal::const_true());
