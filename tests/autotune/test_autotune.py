@@ -247,6 +247,11 @@ class RunnerTest(unittest.TestCase):
         self.assertGreater(ok["fastest_ms"], 0)
         self.assertLessEqual(ok["fastest_ms"], ok["p25_ms"])
         self.assertLessEqual(ok["p25_ms"], ok["median_ms"])
+        # The tuner's noise check reads the same run as one result per candidate.
+        wrong, ok = measure.measure_in_turns(RUNNER, [zeros, good], ["tiny_latency"], 4, 120)
+        self.assertEqual(wrong["status"], "wrong", wrong)
+        self.assertEqual(ok["status"], "ok", ok)
+        self.assertGreater(ok["cases"]["tiny_latency"]["median_ms"], 0)
 
     def test_a_gradient_candidate_is_checked_as_its_gradient(self):
         work = WORK / "gradient"

@@ -8,13 +8,10 @@ from pathlib import Path
 from . import project
 
 
-def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
-                gradient="forward"):
-    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. runner_args:
-    more options for the runner (e.g. ["--min-warmup-ms", "200"]); gradient: what the
-    candidate computes (project.gradient_of its variant)."""
-    cmd = [str(runner), "--library", str(library), "--repeats", str(repeats), "--device", device,
-           "--gradient", gradient] + list(runner_args)
+def run_runner(runner, libraries, cases, repeats, timeout_s, suite, device, runner_args, gradient):
+    """(the runner's JSON output, None) or (None, a failed result)."""
+    cmd = [str(runner)] + [a for library in libraries for a in ("--library", str(library))]
+    cmd += ["--repeats", str(repeats), "--device", device, "--gradient", gradient] + list(runner_args)
     if suite:
         cmd += ["--suite", str(suite)]
     for case in cases:
@@ -22,13 +19,37 @@ def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {"status": "timeout", "why": f"over {timeout_s} s"}
+        return None, {"status": "timeout", "why": f"over {timeout_s} s"}
     if r.returncode != 0:
-        return {"status": "crash", "why": (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]}
-    out = json.loads(r.stdout)
-    statuses = {c["status"] for c in out["cases"].values()}
+        return None, {"status": "crash", "why": (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]}
+    return json.loads(r.stdout), None
+
+
+def result_of(cases):
+    """A candidate's result from its per-case results."""
+    statuses = {c["status"] for c in cases.values()}
     status = "ok" if statuses == {"ok"} else ("wrong" if "wrong" in statuses else "error")
-    return {"status": status, "cases": out["cases"]}
+    return {"status": status, "cases": cases}
+
+
+def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
+                gradient="forward"):
+    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. runner_args:
+    more options for the runner (e.g. ["--min-warmup-ms", "200"]); gradient: what the
+    candidate computes (project.gradient_of its variant)."""
+    out, failed = run_runner(runner, [library], cases, repeats, timeout_s, suite, device, runner_args, gradient)
+    return failed or result_of(out["cases"])
+
+
+def measure_in_turns(runner, libraries, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
+                     gradient="forward"):
+    """measure_one's result for each library, all from one runner process that checks each
+    and then times them call by call in turns: the machine's load drifts over minutes, and
+    candidates timed in turns see the same load, so close ones can be told apart."""
+    out, failed = run_runner(runner, libraries, cases, repeats, timeout_s, suite, device, runner_args, gradient)
+    if failed:
+        return [failed] * len(libraries)
+    return [result_of({case: out["cases"][case][i] for case in cases}) for i in range(len(libraries))]
 
 
 def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=None, done=(), runner_args=()):

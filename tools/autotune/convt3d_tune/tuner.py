@@ -7,11 +7,17 @@ from . import build, log as tuning_log, measure, project, search
 from .space import Space
 
 
+# Candidates that took longer than this to compile are kept for the noise check (ci_block
+# tiles take minutes: avx512 k4s2_g1 about 270 s, two builds at a time; hence also the
+# build timeout), the others are rebuilt if needed.
+KEEP_BUILDS_OVER_S = 20
+
+
 class Setup:
     """Where things are and how hard to try."""
 
     def __init__(self, generator, runner, work_dir, suite=None, jobs=2, threads=2, repeats=5,
-                 build_timeout_s=300, run_timeout_s=600):
+                 build_timeout_s=900, run_timeout_s=600):
         self.generator, self.runner, self.work_dir, self.suite = generator, runner, work_dir, suite
         self.jobs, self.threads, self.repeats = jobs, threads, repeats
         self.build_timeout_s, self.run_timeout_s = build_timeout_s, run_timeout_s
@@ -31,7 +37,8 @@ def evaluate(setup, tlog, cands, cases_of):
                                 setup.run_timeout_s, setup.suite, project.device_of(c.isa),
                                     gradient=project.gradient_of(c.variant))
         tlog.add(c, b, m)
-        (lib_dir / f"{c.id}.so").unlink(missing_ok=True)  # rebuilt in seconds if ever needed
+        if b["build_s"] < KEEP_BUILDS_OVER_S:
+            (lib_dir / f"{c.id}.so").unlink(missing_ok=True)  # rebuilt in seconds if ever needed
     return [tlog.records[c.id] for c in cands]
 
 
@@ -66,8 +73,8 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
 
 def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0.10, start=None, min_gain=0.05):
     """Noise check: the best `keep` within `margin` of the best, and the starting point, are
-    measured again, in turns, and the one with the lowest median objective (`score` of a
-    result) over the rounds wins; but the starting point stays unless the winner beats it
+    measured again, in turns call by call in one process (measure_in_turns), and the one
+    with the lowest median objective (`score` of a result) over the rounds wins; but the starting point stays unless the winner beats it
     by `min_gain` (this machine's run-to-run noise is about that size, and a change that is
     not clearly faster is not worth making). Returns (candidate, objective)."""
     ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
@@ -82,11 +89,12 @@ def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0
     lib_dir = setup.work_dir / "candidates"
     build.build_many(close, setup.generator, lib_dir, setup.jobs, setup.build_timeout_s, setup.threads)
     samples = {c.id: [score(tlog.records[c.id])] for c in close}
+    libraries = [lib_dir / f"{c.id}.so" for c in close]
     for _ in range(rounds):
-        for c in close:
-            m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases, setup.repeats,
-                                    setup.run_timeout_s, setup.suite, project.device_of(c.isa),
-                                    gradient=project.gradient_of(c.variant))
+        results = measure.measure_in_turns(setup.runner, libraries, cases, setup.repeats, setup.run_timeout_s,
+                                           setup.suite, project.device_of(close[0].isa),
+                                           gradient=project.gradient_of(close[0].variant))
+        for c, m in zip(close, results):
             obj = score(m)
             if obj is not None:
                 samples[c.id].append(obj)
