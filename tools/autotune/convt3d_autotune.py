@@ -121,7 +121,8 @@ def cmd_tune(args):
             bar.update(args.candidates - len(measured))  # a budget or space cut short
             best, best_score = tuner.confirm_best(setup, tlog, measured, cases, score, start=start)
             if best is None:
-                tqdm.write(f"{variant}: no candidate ran correctly; left as it was")
+                why = "no candidate ran correctly" if measured else "the budget was spent before it"
+                tqdm.write(f"{variant}: {why}; left as it was")
                 continue
             tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: worst time ratio to the "
                        f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
