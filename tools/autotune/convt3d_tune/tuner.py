@@ -74,9 +74,10 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
 def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0.10, start=None, min_gain=0.05):
     """Noise check: the best `keep` within `margin` of the best, and the starting point, are
     measured again, in turns call by call in one process (measure_in_turns), and the one
-    with the lowest median objective (`score` of a result) over the rounds wins; but the starting point stays unless the winner beats it
-    by `min_gain` (this machine's run-to-run noise is about that size, and a change that is
-    not clearly faster is not worth making). Returns (candidate, objective)."""
+    with the lowest median objective (`score` of a result) over the rounds wins; but the
+    starting point stays unless the winner beats it by `min_gain` (this machine's run-to-run
+    noise is about that size, and a change that is not clearly faster is not worth making).
+    Returns (candidate, objective)."""
     ok = sorted(((obj, c) for c, obj in measured if obj is not None), key=lambda t: t[0])
     if not ok:
         return None, None
