@@ -8,28 +8,30 @@
 # CONVT3D_BACKWARD_NEEDS_<v> (or CONVT3D_BACKWARD_NEEDS_<gradient>_<v>, where a variant's
 # needs differ by gradient) what the runtime checks before taking it: the stride on every
 # axis (0 = any), groups (0 = any), the least number of input and of output channels per
-# group, and the exact number of input channels per group (0 = any).
+# group, the exact number of input channels per group (0 = any), and the most input channels
+# per group (0 = any). CONVT3D_BACKWARD_ISAS_<v>, where set, lists the only CPU ISAs it is
+# built for; dispatch on another ISA passes it by.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
 set(CONVT3D_BACKWARD_VARIANTS_grad_input g1 dw generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 cv dw generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
-set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0 0 0)
+set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0 0 0 0)
 # The CPU schedules that vectorise over channels (see schedules/backward_schedules.h) need
 # enough of them: over input channels for grad_input, over the output channels of a group
 # for grad_weight. "g1" is compiled for groups == 1 (for grad_weight, every input channel
 # of a tile then reads the same grad_output vectors: 2 loads per 8 FMAs instead of 8);
 # grad_weight's "cv" takes any groups. CUDA uses "generic".
 set(CONVT3D_BACKWARD_VARIANT_g1 fixed_groups=1 over_channels=1)
-set(CONVT3D_BACKWARD_NEEDS_grad_input_g1 0 1 8 0 0)
-set(CONVT3D_BACKWARD_NEEDS_grad_weight_g1 0 1 0 8 0)
+set(CONVT3D_BACKWARD_NEEDS_grad_input_g1 0 1 8 0 0 0)
+set(CONVT3D_BACKWARD_NEEDS_grad_weight_g1 0 1 0 8 0 0)
 set(CONVT3D_BACKWARD_VARIANT_cv over_channels=1)
-set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8 0)
+set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8 0 0)
 # "dw" (depthwise: one input channel per group, any groups) is the x-vectorised schedule
 # with each task padding its own channels' grad_output (pad_per_task), which no other task
 # reads; the copy of the whole of it, made first, had been half of grad_input's time.
 set(CONVT3D_BACKWARD_VARIANT_dw group_in_channels=1 pad_per_task=1)
-set(CONVT3D_BACKWARD_NEEDS_dw 0 0 0 0 1)
+set(CONVT3D_BACKWARD_NEEDS_dw 0 0 0 0 1 0)
 set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1 cv dw)
 
 set(CONVT3D_BACKWARD_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/backward.json" CACHE FILEPATH
@@ -53,7 +55,8 @@ endfunction()
 
 # Generates every backward kernel; appends the libraries to OUT_LIBS and writes the table
 # (one array per gradient: name, stride, groups, minimum input and output channels per
-# group, exact input channels per group, CPU kernels by CpuIsa, CUDA kernel) to TABLE_FILE.
+# group, exact and most input channels per group, CPU kernels by CpuIsa (nullptr where not
+# built), CUDA kernel) to TABLE_FILE.
 function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
     set(libs "")
     set(includes "")
@@ -61,12 +64,16 @@ function(convt3d_add_backward_kernels OUT_LIBS TABLE_FILE)
     foreach (gradient IN LISTS CONVT3D_BACKWARD_GRADIENTS)
         set(entries "")
         foreach (variant IN LISTS CONVT3D_BACKWARD_VARIANTS_${gradient})
-            set(cpu_only FALSE)
+            set(with_cuda TRUE)
             if (variant IN_LIST CONVT3D_BACKWARD_CPU_ONLY_VARIANTS)
-                set(cpu_only TRUE)
+                set(with_cuda FALSE)
             endif ()
-            convt3d_add_kernel_for_every_target(libs includes cpu_fns cuda_fn ${cpu_only}
-                                                convt3d_add_backward_kernel ${gradient} ${variant})
+            set(isas ${CONVT3D_CPU_ISAS})
+            if (DEFINED CONVT3D_BACKWARD_ISAS_${variant})
+                set(isas ${CONVT3D_BACKWARD_ISAS_${variant}})
+            endif ()
+            convt3d_add_kernel_for_targets(libs includes cpu_fns cuda_fn "${isas}" ${with_cuda}
+                                           convt3d_add_backward_kernel ${gradient} ${variant})
             set(needs_var CONVT3D_BACKWARD_NEEDS_${variant})
             if (DEFINED CONVT3D_BACKWARD_NEEDS_${gradient}_${variant})
                 set(needs_var CONVT3D_BACKWARD_NEEDS_${gradient}_${variant})

@@ -110,20 +110,23 @@ function(convt3d_add_forward_kernel OUT_NAME variant target_class target)
 endfunction()
 
 # Runs a kernel-generating function (convt3d_add_forward_kernel, convt3d_add_backward_kernel;
-# ARGN are its arguments before the target class and target) for every CPU ISA and, unless
-# cpu_only, for CUDA: appends the libraries to OUT_LIBS and their #include lines to
-# OUT_INCLUDES, and sets OUT_CPU_FNS ("&a, &b, &c" by CpuIsa) and OUT_CUDA_FN ("&d" or
-# "nullptr") for a generated kernel table.
-function(convt3d_add_kernel_for_every_target OUT_LIBS OUT_INCLUDES OUT_CPU_FNS OUT_CUDA_FN cpu_only adder)
+# ARGN are its arguments before the target class and target) for the CPU ISAs in `isas` (a
+# list; the others get no kernel) and, if `with_cuda`, for CUDA: appends the libraries to
+# OUT_LIBS and their #include lines to OUT_INCLUDES, and sets OUT_CPU_FNS ("&a, nullptr, &c"
+# by CpuIsa) and OUT_CUDA_FN ("&d" or "nullptr") for a generated kernel table.
+function(convt3d_add_kernel_for_targets OUT_LIBS OUT_INCLUDES OUT_CPU_FNS OUT_CUDA_FN isas with_cuda adder)
     set(libs ${${OUT_LIBS}})
     set(includes "${${OUT_INCLUDES}}")
     set(cpu_fns "")
     set(cuda_fn "nullptr")
     set(targets "")
     foreach (isa IN LISTS CONVT3D_CPU_ISAS)
-        list(APPEND targets "${isa}=${CONVT3D_TARGET_${isa}}")
+        list(APPEND cpu_fns nullptr)
+        if (isa IN_LIST isas)
+            list(APPEND targets "${isa}=${CONVT3D_TARGET_${isa}}")
+        endif ()
     endforeach ()
-    if (CONVT3D_ENABLE_CUDA AND NOT cpu_only)
+    if (CONVT3D_ENABLE_CUDA AND with_cuda)
         list(APPEND targets "cuda=${CONVT3D_TARGET_cuda}")
     endif ()
     foreach (entry IN LISTS targets)
@@ -136,7 +139,9 @@ function(convt3d_add_kernel_for_every_target OUT_LIBS OUT_INCLUDES OUT_CPU_FNS O
         if (target_class STREQUAL "cuda")
             set(cuda_fn "&${lib}")
         else ()
-            list(APPEND cpu_fns "&${lib}")
+            list(FIND CONVT3D_CPU_ISAS ${target_class} slot)
+            list(REMOVE_AT cpu_fns ${slot})
+            list(INSERT cpu_fns ${slot} "&${lib}")
         endif ()
     endforeach ()
     list(JOIN cpu_fns ", " cpu_fns)

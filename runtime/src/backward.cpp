@@ -16,9 +16,8 @@ namespace {
 using detail::batched;
 using detail::fail;
 
-KernelChoice choice_for(const char *name, Device device, const DispatchOptions &opts, int64_t group_calls) {
-    KernelChoice c{name, device, std::nullopt};
-    if (device == Device::cpu) c.cpu_isa = detail::select_cpu_isa(opts);
+KernelChoice choice_for(const char *name, const detail::BackwardTarget &target, int64_t group_calls) {
+    KernelChoice c{name, target.device, target.cpu_isa};
     c.group_calls = group_calls;
     return c;
 }
@@ -41,10 +40,10 @@ void report(const char *gradient, const KernelChoice &c) {
 // output), once per group where dispatch runs the layer one group at a time.
 template<typename Fn>
 KernelChoice run_gradient(const detail::BackwardDispatch<Fn> &d, const char *gradient, const Params &p,
-                          Device device, const DispatchOptions &opts, const detail::GradientOperand &a,
+                          const detail::BackwardTarget &target, const detail::GradientOperand &a,
                           const detail::GradientOperand &b, const detail::GradientOperand &out) {
-    const KernelChoice c = choice_for(d.entry->name, device, opts, d.group_calls);
-    detail::run_gradient_kernel(kernel_function(*d.entry, c), d.group_calls, p, device, a, b, out,
+    const KernelChoice c = choice_for(d.entry->name, target, d.group_calls);
+    detail::run_gradient_kernel(kernel_function(*d.entry, c), d.group_calls, p, target.device, a, b, out,
                                 std::string(gradient) + " kernel " + c.describe());
     report(gradient, c);
     return c;
@@ -97,34 +96,36 @@ BackwardChoice conv_transpose3d_backward(const ConstTensorView &grad_output, con
     const auto gw_table = detail::grad_weight_table();
     const auto gb_table = detail::grad_bias_table();
     const std::string &forced = opts.kernel;
-    const bool gi_forced = grad_input && detail::find_backward_kernel(gi_table, forced, device);
-    const bool gw_forced = grad_weight && detail::find_backward_kernel(gw_table, forced, device);
-    const bool gb_forced = grad_bias && detail::find_backward_kernel(gb_table, forced, device);
+    const detail::BackwardTarget target{device, device == Device::cpu ? std::optional(detail::select_cpu_isa(opts))
+                                                                      : std::nullopt};
+    const bool gi_forced = grad_input && detail::find_backward_kernel(gi_table, forced, target);
+    const bool gw_forced = grad_weight && detail::find_backward_kernel(gw_table, forced, target);
+    const bool gb_forced = grad_bias && detail::find_backward_kernel(gb_table, forced, target);
     if (!forced.empty() && !gi_forced && !gw_forced && !gb_forced) {
-        fail("kernel='" + forced + "' is not a compiled " + to_string(device) +
+        fail("kernel='" + forced + "' is not a compiled " + target.describe() +
              " kernel of any requested gradient (see backward_kernel_names)");
     }
     using GiDispatch = detail::BackwardDispatch<detail::grad_input_fn>;
     using GwDispatch = detail::BackwardDispatch<detail::grad_weight_fn>;
     using GbDispatch = detail::BackwardDispatch<detail::grad_bias_fn>;
     using detail::select_backward;
-    const GiDispatch gi = grad_input ? select_backward(gi_table, p, device, gi_forced ? forced : "") : GiDispatch{};
-    const GwDispatch gw = grad_weight ? select_backward(gw_table, p, device, gw_forced ? forced : "") : GwDispatch{};
-    const GbDispatch gb = grad_bias ? select_backward(gb_table, p, device, gb_forced ? forced : "") : GbDispatch{};
+    const GiDispatch gi = grad_input ? select_backward(gi_table, p, target, gi_forced ? forced : "") : GiDispatch{};
+    const GwDispatch gw = grad_weight ? select_backward(gw_table, p, target, gw_forced ? forced : "") : GwDispatch{};
+    const GbDispatch gb = grad_bias ? select_backward(gb_table, p, target, gb_forced ? forced : "") : GbDispatch{};
     if (device == Device::cuda) detail::cuda_prepare();
 
     const Shape go_shape = batched(out_shape), in_shape = batched(input.shape), w_shape = weight_shape(p);
     BackwardChoice result;
     if (gi.entry) {
-        result.grad_input = run_gradient(gi, "grad_input", p, device, opts, {grad_output.data, go_shape, 1},
+        result.grad_input = run_gradient(gi, "grad_input", p, target, {grad_output.data, go_shape, 1},
                                          {weight.data, w_shape, 0}, {grad_input->data, in_shape, 1});
     }
     if (gw.entry) {
-        result.grad_weight = run_gradient(gw, "grad_weight", p, device, opts, {input.data, in_shape, 1},
+        result.grad_weight = run_gradient(gw, "grad_weight", p, target, {input.data, in_shape, 1},
                                           {grad_output.data, go_shape, 1}, {grad_weight->data, w_shape, 0});
     }
     if (gb.entry) {
-        const KernelChoice c = choice_for(gb.entry->name, device, opts, 1);
+        const KernelChoice c = choice_for(gb.entry->name, target, 1);
         detail::HalideTensor go_buf(grad_output.data, go_shape, device);
         detail::HalideTensor out_buf(grad_bias->data, {p.out_channels}, device);
         detail::prepare_halide_call();

@@ -6,6 +6,10 @@
 
 namespace convt3d::detail {
 
+std::string BackwardTarget::describe() const {
+    return cpu_isa ? std::string(to_string(device)) + " (" + to_string(*cpu_isa) + ")" : to_string(device);
+}
+
 BackwardTable<grad_input_fn> grad_input_table() {
     return {k_grad_input_kernels, std::size(k_grad_input_kernels), "grad_input"};
 }
@@ -19,10 +23,10 @@ BackwardTable<grad_bias_fn> grad_bias_table() {
 namespace {
 
 template<typename Fn>
-std::vector<std::string> names(const BackwardTable<Fn> &t, Device device) {
+std::vector<std::string> names(const BackwardTable<Fn> &t, const BackwardTarget &target) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < t.size; i++) {
-        if (backward_function(t.entries[i], device)) out.emplace_back(t.entries[i].name);
+        if (backward_function(t.entries[i], target)) out.emplace_back(t.entries[i].name);
     }
     return out;
 }
@@ -33,10 +37,12 @@ std::vector<std::string> names(const BackwardTable<Fn> &t, Device device) {
 
 namespace convt3d {
 
-std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device) {
-    if (gradient == "grad_input") return detail::names(detail::grad_input_table(), device);
-    if (gradient == "grad_weight") return detail::names(detail::grad_weight_table(), device);
-    if (gradient == "grad_bias") return detail::names(detail::grad_bias_table(), device);
+std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device,
+                                               std::optional<CpuIsa> cpu_isa) {
+    const detail::BackwardTarget target{device, device == Device::cpu ? cpu_isa : std::nullopt};
+    if (gradient == "grad_input") return detail::names(detail::grad_input_table(), target);
+    if (gradient == "grad_weight") return detail::names(detail::grad_weight_table(), target);
+    if (gradient == "grad_bias") return detail::names(detail::grad_bias_table(), target);
     return {};
 }
 

@@ -6,6 +6,7 @@
 #include "kernel_table.h"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 struct halide_buffer_t;
@@ -29,8 +30,17 @@ struct BackwardKernelEntry {
     int groups;        // 1: only groups == 1; 0 = any
     int min_in_channels, min_out_channels;  // per group: with fewer, its vectors would be mostly empty
     int group_in_channels;  // input channels per group (1: depthwise); 0 = any
-    Fn cpu[3];    // indexed by CpuIsa
+    int max_in_channels;    // the most input channels per group; 0 = any
+    Fn cpu[3];    // indexed by CpuIsa; nullptr for an ISA it was not built for
     Fn cuda;      // nullptr when CUDA was not built
+};
+
+// Where a backward kernel is to run: on CUDA, or on the CPU with the ISA dispatch chose; a
+// CPU target without an ISA stands for any of them (for listing the kernels).
+struct BackwardTarget {
+    Device device;
+    std::optional<CpuIsa> cpu_isa;
+    std::string describe() const;  // "cpu (avx2)", "cuda"
 };
 
 template<typename Fn>
@@ -49,19 +59,26 @@ bool backward_entry_supports(const BackwardKernelEntry<Fn> &e, const Params &p) 
     return (e.stride == 0 || (p.stride[0] == e.stride && p.stride[1] == e.stride && p.stride[2] == e.stride)) &&
            (e.groups == 0 || p.groups == e.groups) && p.in_channels / p.groups >= e.min_in_channels &&
            p.out_channels / p.groups >= e.min_out_channels &&
-           has_group_in_channels(e.group_in_channels, p);
+           has_group_in_channels(e.group_in_channels, p) &&
+           (e.max_in_channels == 0 || p.in_channels / p.groups <= e.max_in_channels);
 }
 
+// The entry's kernel for the target; nullptr where it was not built for it.
 template<typename Fn>
-Fn backward_function(const BackwardKernelEntry<Fn> &e, Device device) {
-    return device == Device::cuda ? e.cuda : e.cpu[0];  // CPU kernels exist for every ISA or none
+Fn backward_function(const BackwardKernelEntry<Fn> &e, const BackwardTarget &target) {
+    if (target.device == Device::cuda) return e.cuda;
+    if (target.cpu_isa) return e.cpu[static_cast<int>(*target.cpu_isa)];
+    for (Fn f : e.cpu) {
+        if (f) return f;
+    }
+    return nullptr;
 }
 
 template<typename Fn>
 const BackwardKernelEntry<Fn> *find_backward_kernel(const BackwardTable<Fn> &t, const std::string &name,
-                                                    Device device) {
+                                                    const BackwardTarget &target) {
     for (std::size_t i = 0; i < t.size; i++) {
-        if (name == t.entries[i].name && backward_function(t.entries[i], device)) return &t.entries[i];
+        if (name == t.entries[i].name && backward_function(t.entries[i], target)) return &t.entries[i];
     }
     return nullptr;
 }
@@ -70,11 +87,11 @@ const BackwardKernelEntry<Fn> *find_backward_kernel(const BackwardTable<Fn> &t, 
 // none); throws Error for a kernel that is unknown or does not fit, BackendError when none
 // was built.
 template<typename Fn>
-const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t, const Params &p, Device device,
-                                                      const std::string &forced) {
+const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t, const Params &p,
+                                                      const BackwardTarget &target, const std::string &forced) {
     for (std::size_t i = 0; i < t.size; i++) {
         const BackwardKernelEntry<Fn> &e = t.entries[i];
-        if (!backward_function(e, device)) continue;
+        if (!backward_function(e, target)) continue;
         if (!forced.empty() && forced != e.name) continue;
         if (backward_entry_supports(e, p)) return e;
         if (forced.empty()) continue;
@@ -82,14 +99,14 @@ const BackwardKernelEntry<Fn> &select_backward_kernel(const BackwardTable<Fn> &t
                     " (it needs stride=" + std::to_string(e.stride) + " on every axis, groups=" +
                     std::to_string(e.groups) + ", at least " + std::to_string(e.min_in_channels) + " input and " +
                     std::to_string(e.min_out_channels) + " output channels per group, exactly " +
-                    std::to_string(e.group_in_channels) + " input channels per group; 0 means any)");
+                    std::to_string(e.group_in_channels) + " and at most " + std::to_string(e.max_in_channels) +
+                    " input channels per group; 0 means any)");
     }
     if (!forced.empty()) {
-        throw Error("convt3d: kernel='" + forced + "' is not a compiled " + to_string(device) + " " + t.gradient +
+        throw Error("convt3d: kernel='" + forced + "' is not a compiled " + target.describe() + " " + t.gradient +
                     " kernel");
     }
-    throw BackendError(std::string("convt3d: no ") + to_string(device) + " " + t.gradient +
-                       " kernel was compiled into this build");
+    throw BackendError("convt3d: no " + target.describe() + " " + t.gradient + " kernel was compiled into this build");
 }
 
 // A gradient's kernel and the number of calls it runs in (KernelChoice::group_calls): a
@@ -102,13 +119,13 @@ struct BackwardDispatch {
 };
 
 template<typename Fn>
-BackwardDispatch<Fn> select_backward(const BackwardTable<Fn> &t, const Params &p, Device device,
+BackwardDispatch<Fn> select_backward(const BackwardTable<Fn> &t, const Params &p, const BackwardTarget &target,
                                      const std::string &forced) {
-    if (may_split_groups(p, device, forced)) {
-        const BackwardKernelEntry<Fn> &e = select_backward_kernel(t, per_group_params(p), device, "");
+    if (may_split_groups(p, target.device, forced)) {
+        const BackwardKernelEntry<Fn> &e = select_backward_kernel(t, per_group_params(p), target, "");
         if (!backward_entry_supports(e, p)) return {&e, p.groups};
     }
-    return {&select_backward_kernel(t, p, device, forced), 1};
+    return {&select_backward_kernel(t, p, target, forced), 1};
 }
 
 }  // namespace convt3d::detail

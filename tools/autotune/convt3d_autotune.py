@@ -35,7 +35,7 @@ def suite_cases(args):
     """[{case, kernel, gflop}] for the suite's cases of the ISA's device (CPU or CUDA), with the
     variant the runtime picks; with --pass backward, each case once per gradient, with the
     gradient's kernel ("grad_input:g1")."""
-    cmd = [str(args.runner), "--describe", "--suite", str(args.suite), "--device", project.device_of(args.isa)]
+    cmd = [str(args.runner), "--describe", "--suite", str(args.suite)] + measure.target_args(args.isa)
     if args.pass_ == "forward":
         cases = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     else:

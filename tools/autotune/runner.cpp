@@ -31,6 +31,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 
 namespace {
@@ -71,12 +72,15 @@ void run_kernel(ForwardKernelFn fn, Operands &o) {
 // What a candidate computes: the forward pass, or one gradient (its generator's signature).
 enum class Pass { forward, grad_input, grad_weight };
 
-// The kernel the built-in runtime runs for a case (and in how many calls).
-KernelChoice builtin_choice(const SuiteCase &c, Pass pass, Device device) {
+// The kernel the built-in runtime runs for a case (and in how many calls); a gradient's on
+// the CPU, on `isa` (some are built for one ISA alone), or on the best this CPU runs.
+KernelChoice builtin_choice(const SuiteCase &c, Pass pass, Device device, std::optional<CpuIsa> isa) {
     if (pass == Pass::forward) return choose_kernel(c.params, device);
     KernelChoice k;
+    const detail::BackwardTarget target{device, device == Device::cpu ? isa.value_or(best_cpu_isa())
+                                                                      : std::optional<CpuIsa>()};
     const auto pick = [&](const auto &table) {
-        const auto d = detail::select_backward(table, c.params, device, "");
+        const auto d = detail::select_backward(table, c.params, target, "");
         k.kernel = d.entry->name;
         k.group_calls = d.group_calls;
     };
@@ -98,11 +102,12 @@ struct GradientOperands {
     Shape x_shape, w_shape, y_shape;
     Tensor x, w, g, out;
 
-    GradientOperands(const SuiteCase &c, const bench::CaseData &d, Pass pass, Device device)
+    GradientOperands(const SuiteCase &c, const bench::CaseData &d, Pass pass, Device device,
+                     std::optional<CpuIsa> isa)
         : params(c.params),
           pass(pass),
           device(device),
-          group_calls(builtin_choice(c, pass, device).group_calls),
+          group_calls(builtin_choice(c, pass, device, isa).group_calls),
           x_shape(d.x_shape),
           w_shape(d.w_shape),
           y_shape(d.y_shape),
@@ -125,10 +130,12 @@ void run_gradient(detail::GradientKernelFn fn, GradientOperands &o) {
     }
 }
 
-// A loaded candidate: its function, and what it computes.
+// A loaded candidate: its function, what it computes, and the CPU ISA it was built for
+// (unset: the best this CPU runs), whose dispatch it stands in for.
 struct Candidate {
     void *fn;
     Pass pass;
+    std::optional<CpuIsa> isa;
 };
 
 // The case with batch 1 and spatial extents cut to at most 6 (grown back where the
@@ -179,7 +186,7 @@ json check_shape(const Candidate &k, const SuiteCase &c, const Shape &shape, Dev
             return compare_to_reference(o.y.to_vector(), reference::forward(p, d.x_shape, d.x, d.w, d.b, 0, 1),
                                         double(p.in_channels / p.groups) * taps);
         }
-        GradientOperands o(c, d, k.pass, device);
+        GradientOperands o(c, d, k.pass, device, k.isa);
         run_gradient(reinterpret_cast<detail::GradientKernelFn>(k.fn), o);
         const reference::Gradients ref = reference::backward(p, d.x_shape, d.x, d.w, o.g.to_vector());
         if (k.pass == Pass::grad_input) {
@@ -245,7 +252,7 @@ std::function<void()> case_call(const Candidate &k, const SuiteCase &c, const be
         const auto fn = reinterpret_cast<ForwardKernelFn>(k.fn);
         return [fn, o] { run_kernel(fn, *o); };
     }
-    auto o = std::make_shared<GradientOperands>(c, d, k.pass, device);
+    auto o = std::make_shared<GradientOperands>(c, d, k.pass, device, k.isa);
     const auto fn = reinterpret_cast<detail::GradientKernelFn>(k.fn);
     return [fn, o] { run_gradient(fn, *o); };
 }
@@ -305,7 +312,7 @@ int main(int argc, char **argv) {
     int warmup = 1, repeats = 5;
     double max_ms = 2000, min_total_ms = 300, min_warmup_ms = 0;
     bool describe = false;
-    std::string device_name = "cpu", gradient = "forward";
+    std::string device_name = "cpu", gradient = "forward", isa_name;
     app.add_option("--suite", suite_path, "Benchmark suite (JSON)");
     app.add_option("--library", libraries,
                    "Candidate shared object; given several times, the candidates are timed in turns, call by call");
@@ -313,6 +320,10 @@ int main(int argc, char **argv) {
     app.add_option("--case", case_names, "Suite cases to check and time (default: the device's cases)");
     app.add_option("--device", device_name, "Where the candidate runs (a CUDA candidate: cuda)")
         ->check(CLI::IsMember({"cpu", "cuda"}));
+    app.add_option("--isa", isa_name,
+                   "The CPU ISA the candidates were built for, whose built-in gradient kernels --describe names and "
+                   "the candidates' group calls follow (default: the best this CPU runs)")
+        ->check(CLI::IsMember({"avx512", "avx2", "sse41"}));
     app.add_option("--gradient", gradient,
                    "What the candidate computes: forward, or a gradient (the grad_input or grad_weight generator's "
                    "signature)")
@@ -329,6 +340,7 @@ int main(int argc, char **argv) {
     const Pass pass = gradient == "grad_input" ? Pass::grad_input
                       : gradient == "grad_weight" ? Pass::grad_weight
                                                   : Pass::forward;
+    const std::optional<CpuIsa> isa = isa_name.empty() ? std::nullopt : parse_cpu_isa(isa_name);
 
     try {
         std::vector<SuiteCase> cases;
@@ -342,7 +354,7 @@ int main(int argc, char **argv) {
         if (describe) {
             json out = json::array();
             for (const SuiteCase &c : cases) {
-                const KernelChoice k = builtin_choice(c, pass, device);
+                const KernelChoice k = builtin_choice(c, pass, device, isa);
                 out.push_back({{"case", c.name},
                                {"kernel", k.kernel},
                                {"group_calls", k.group_calls},
@@ -360,7 +372,7 @@ int main(int argc, char **argv) {
         for (const std::string &library : libraries) {
             void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
             if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-            ks.push_back({dlsym(handle, symbol.c_str()), pass});
+            ks.push_back({dlsym(handle, symbol.c_str()), pass, isa});
             if (!ks.back().fn) throw std::runtime_error("no symbol " + symbol + " in " + library);
         }
         if (ks.size() > 1) {

@@ -208,8 +208,11 @@ struct Gradients {
 };
 
 // Names of the compiled kernels of one gradient ("grad_input", "grad_weight" or
-// "grad_bias"), most specialised first; "generic" is last. Empty for another name.
-std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device);
+// "grad_bias"), most specialised first; "generic" is last. Empty for another name. On the
+// CPU, those compiled for `cpu_isa`, or without one, for any ISA (some are compiled for one
+// ISA alone, and dispatch on another passes them by).
+std::vector<std::string> backward_kernel_names(const std::string &gradient, Device device,
+                                               std::optional<CpuIsa> cpu_isa = std::nullopt);
 // Whether that gradient's kernel of this name exists and its preconditions hold.
 bool backward_kernel_supports(const std::string &gradient, const std::string &kernel, const Params &p);
 

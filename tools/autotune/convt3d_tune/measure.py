@@ -8,10 +8,19 @@ from pathlib import Path
 from . import project
 
 
-def run_runner(runner, libraries, cases, repeats, timeout_s, suite, device, runner_args, gradient):
+def target_args(isa):
+    """The runner's options for candidates built for `isa` (None: a CPU one, on the best ISA
+    this CPU runs): --device and, on the CPU, --isa, whose built-in dispatch they stand in for."""
+    if isa is None:
+        return ["--device", "cpu"]
+    device = project.device_of(isa)
+    return ["--device", device] + (["--isa", isa] if device == "cpu" else [])
+
+
+def run_runner(runner, libraries, cases, repeats, timeout_s, suite, isa, runner_args, gradient):
     """(the runner's JSON output, None) or (None, a failed result)."""
     cmd = [str(runner)] + [a for library in libraries for a in ("--library", str(library))]
-    cmd += ["--repeats", str(repeats), "--device", device, "--gradient", gradient] + list(runner_args)
+    cmd += ["--repeats", str(repeats), "--gradient", gradient] + target_args(isa) + list(runner_args)
     if suite:
         cmd += ["--suite", str(suite)]
     for case in cases:
@@ -32,21 +41,22 @@ def result_of(cases):
     return {"status": status, "cases": cases}
 
 
-def measure_one(runner, library, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
+def measure_one(runner, library, cases, repeats, timeout_s, suite=None, isa=None, runner_args=(),
                 gradient="forward"):
-    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. runner_args:
-    more options for the runner (e.g. ["--min-warmup-ms", "200"]); gradient: what the
-    candidate computes (project.gradient_of its variant)."""
-    out, failed = run_runner(runner, [library], cases, repeats, timeout_s, suite, device, runner_args, gradient)
+    """{"status": "ok"|"wrong"|"error"|"crash"|"timeout", "cases": {case: result}}. isa: the
+    candidate's (target_args); runner_args: more options for the runner (e.g.
+    ["--min-warmup-ms", "200"]); gradient: what the candidate computes (project.gradient_of
+    its variant)."""
+    out, failed = run_runner(runner, [library], cases, repeats, timeout_s, suite, isa, runner_args, gradient)
     return failed or result_of(out["cases"])
 
 
-def measure_in_turns(runner, libraries, cases, repeats, timeout_s, suite=None, device="cpu", runner_args=(),
+def measure_in_turns(runner, libraries, cases, repeats, timeout_s, suite=None, isa=None, runner_args=(),
                      gradient="forward"):
     """measure_one's result for each library, all from one runner process that checks each
     and then times them call by call in turns: the machine's load drifts over minutes, and
     candidates timed in turns see the same load, so close ones can be told apart."""
-    out, failed = run_runner(runner, libraries, cases, repeats, timeout_s, suite, device, runner_args, gradient)
+    out, failed = run_runner(runner, libraries, cases, repeats, timeout_s, suite, isa, runner_args, gradient)
     if failed:
         return [failed] * len(libraries)
     return [result_of({case: out["cases"][case][i] for case in cases}) for i in range(len(libraries))]
@@ -62,7 +72,7 @@ def measure_manifest(runner, directory, results_path, repeats, timeout_s, suite=
             if entry["id"] in done:
                 continue
             result = measure_one(runner, directory / entry["library"], entry["cases"], repeats, timeout_s, suite,
-                                 project.device_of(entry["isa"]), runner_args, project.gradient_of(entry["variant"]))
+                                 entry["isa"], runner_args, project.gradient_of(entry["variant"]))
             print(f"{entry['id']} {result['status']}", flush=True)
             out.write(json.dumps(dict(result, id=entry["id"])) + "\n")
             out.flush()

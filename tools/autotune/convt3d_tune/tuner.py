@@ -34,7 +34,7 @@ def evaluate(setup, tlog, cands, cases_of):
             tlog.add(c, b, {"status": b["status"], "why": b.get("why", "")})
             continue
         m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases_of(c), setup.repeats,
-                                setup.run_timeout_s, setup.suite, project.device_of(c.isa),
+                                setup.run_timeout_s, setup.suite, c.isa,
                                     gradient=project.gradient_of(c.variant))
         tlog.add(c, b, m)
         if b["build_s"] < KEEP_BUILDS_OVER_S:
@@ -93,7 +93,7 @@ def confirm_best(setup, tlog, measured, cases, score, keep=3, rounds=5, margin=0
     libraries = [lib_dir / f"{c.id}.so" for c in close]
     for _ in range(rounds):
         results = measure.measure_in_turns(setup.runner, libraries, cases, setup.repeats, setup.run_timeout_s,
-                                           setup.suite, project.device_of(close[0].isa),
+                                           setup.suite, close[0].isa,
                                            gradient=project.gradient_of(close[0].variant))
         for c, m in zip(close, results):
             obj = score(m)
