@@ -12,7 +12,7 @@
 # per group (0 = any). CONVT3D_BACKWARD_ISAS_<v>, where set, lists the only CPU ISAs it is
 # built for; dispatch on another ISA passes it by.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
-set(CONVT3D_BACKWARD_VARIANTS_grad_input g1 dw generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_input g1c16 g1 dw generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 cv dw generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
@@ -27,12 +27,20 @@ set(CONVT3D_BACKWARD_NEEDS_grad_input_g1 0 1 8 0 0 0)
 set(CONVT3D_BACKWARD_NEEDS_grad_weight_g1 0 1 0 8 0 0)
 set(CONVT3D_BACKWARD_VARIANT_cv over_channels=1)
 set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8 0 0)
+# grad_input's "g1c16" is g1 for at most 16 input channels per group, built for AVX-512 alone:
+# g1's register tile there is 32 channels, and its accumulator is bound to the whole tile
+# (Halide bounds a Func's extent in all of its specialisations alike), so a 16-channel layer
+# computed 32; with one vector of 16 (schedules/backward.json) seed_example's grad_input took
+# 221 ms instead of 389. On AVX2 and SSE4.1, g1's tile is 16 channels or fewer already.
+set(CONVT3D_BACKWARD_VARIANT_g1c16 fixed_groups=1 over_channels=1)
+set(CONVT3D_BACKWARD_NEEDS_g1c16 0 1 8 0 0 16)
+set(CONVT3D_BACKWARD_ISAS_g1c16 avx512)
 # "dw" (depthwise: one input channel per group, any groups) is the x-vectorised schedule
 # with each task padding its own channels' grad_output (pad_per_task), which no other task
 # reads; the copy of the whole of it, made first, had been half of grad_input's time.
 set(CONVT3D_BACKWARD_VARIANT_dw group_in_channels=1 pad_per_task=1)
 set(CONVT3D_BACKWARD_NEEDS_dw 0 0 0 0 1 0)
-set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1 cv dw)
+set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1c16 g1 cv dw)
 
 set(CONVT3D_BACKWARD_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/backward.json" CACHE FILEPATH
     "Schedule knobs of the backward kernels per target class and gradient")

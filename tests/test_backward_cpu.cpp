@@ -48,6 +48,15 @@ CpuIsa isa_for(int i) {
     return isas[static_cast<size_t>(i) % isas.size()];
 }
 
+// Whether grad_input or grad_weight has a kernel of this name compiled for the ISA.
+bool compiled_for(const std::string &kernel, CpuIsa isa) {
+    for (const char *g : {"grad_input", "grad_weight"}) {
+        const auto names = backward_kernel_names(g, Device::cpu, isa);
+        if (std::find(names.begin(), names.end(), kernel) != names.end()) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 TEST_CASE("backward on every CPU ISA matches the reference on random parameters", "[cpu][backward]") {
@@ -67,11 +76,12 @@ TEST_CASE("backward on every CPU ISA matches the reference on random parameters"
             if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
         }
     }
-    REQUIRE(kernels.size() >= 5);  // "", "g1", "dw", "generic", "cv"
+    REQUIRE(kernels.size() >= 6);  // "", "g1c16", "g1", "dw", "generic", "cv"
     const int count = scaled(kSmallCasesPerIsa), medium = scaled(kMediumCasesPerIsa);
     Coverage total;
     for (CpuIsa isa : isas) {
         for (const std::string &kernel : kernels) {
+            if (!kernel.empty() && !compiled_for(kernel, isa)) continue;  // built for other ISAs alone
             std::mt19937 rng(test_seed(20261125, "backward/" + kernel + "/" + to_string(isa)));
             const Coverage cov = sweep_backward(rng, Device::cpu, {kernel, isa}, count / 2, medium / 2);
             CHECK(cov.cases == count / 2 + medium / 2);  // a sweep that stopped early has reported why
@@ -348,7 +358,7 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
     Tensor gi(in_shape), gw(weight_shape(p)), gb(Shape{32});
     const TensorView gi_v = gi.view(), gw_v = gw.view(), gb_v = gb.view();
     BackwardChoice c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p);
-    CHECK(c.grad_input->kernel == "g1");
+    CHECK(c.grad_input->kernel == (c.grad_input->cpu_isa == CpuIsa::avx512 ? "g1c16" : "g1"));
     CHECK(c.grad_weight->kernel == "g1");
     CHECK(c.grad_bias->kernel == "generic");
     c = conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, &gw_v, &gb_v, p, {"generic", std::nullopt});
@@ -381,6 +391,54 @@ TEST_CASE("backward dispatch: the channel-vector kernels where they apply, gener
     CHECK(c.grad_input->kernel == "dw");
     CHECK(c.grad_weight->kernel == "dw");
     CHECK(c.grad_bias->kernel == "generic");
+}
+
+TEST_CASE("backward dispatch: grad_input's g1c16 is built for AVX-512 alone, for at most 16 input channels",
+          "[cpu][backward][dispatch]") {
+    Params p = make_params(16, 24, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
+    CHECK(backward_kernel_supports("grad_input", "g1c16", p));
+    p.in_channels = 8;
+    CHECK(backward_kernel_supports("grad_input", "g1c16", p));
+    p.in_channels = 17;  // more than one AVX-512 vector: g1's 32-channel tile
+    CHECK_FALSE(backward_kernel_supports("grad_input", "g1c16", p));
+    CHECK(backward_kernel_supports("grad_input", "g1", p));
+    p.in_channels = 16;
+    p.groups = 2;
+    CHECK_FALSE(backward_kernel_supports("grad_input", "g1c16", p));
+    p.groups = 1;
+    auto has = [](const std::vector<std::string> &names, const char *k) {
+        return std::find(names.begin(), names.end(), k) != names.end();
+    };
+    CHECK(has(backward_kernel_names("grad_input", Device::cpu), "g1c16"));
+    CHECK(has(backward_kernel_names("grad_input", Device::cpu, CpuIsa::avx512), "g1c16"));
+    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
+        CHECK_FALSE(has(backward_kernel_names("grad_input", Device::cpu, isa), "g1c16"));
+        CHECK(has(backward_kernel_names("grad_input", Device::cpu, isa), "g1"));
+    }
+    CHECK_FALSE(has(backward_kernel_names("grad_weight", Device::cpu), "g1c16"));
+
+    // The grad_input kernel that dispatch runs for p's layer on random data.
+    std::mt19937 rng(test_seed(5, "g1c16 dispatch"));
+    auto grad_input_choice = [&](const DispatchOptions &opts) {
+        const Shape in_shape{1, p.in_channels, 3, 4, 5}, out_shape = output_shape(p, in_shape);
+        const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
+        const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
+        const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
+        Tensor gi(in_shape);
+        const TensorView gi_v = gi.view();
+        return *conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, nullptr, nullptr, p, opts).grad_input;
+    };
+    // Another ISA passes it by, and refuses it forced, naming the ISA.
+    CHECK(grad_input_choice({"", CpuIsa::sse41}).kernel == "g1");
+    CHECK_THROWS_WITH(grad_input_choice({"g1c16", CpuIsa::sse41}),
+                      Catch::Contains("kernel='g1c16' is not a compiled cpu (sse41) kernel"));
+    if (!cpu_supports(CpuIsa::avx512)) {
+        WARN("SKIPPED: g1c16's own dispatch on AVX-512 (this CPU lacks it)");
+        return;
+    }
+    CHECK(grad_input_choice({"", CpuIsa::avx512}).describe() == "g1c16 on cpu (avx512)");
+    p.in_channels = 32;
+    CHECK(grad_input_choice({"", CpuIsa::avx512}).kernel == "g1");
 }
 
 TEST_CASE("backward results do not depend on the number of threads", "[cpu][backward]") {
