@@ -57,8 +57,17 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // fraction of L1's sets (gan_k4s2p1 grad_input 0.39x -> 0.74x of oneDNN, avx2).
     const bool blocked = f.packed_weight.defined();
     if (blocked) {
+        // A vector of input channels per tap, the taps inside: an input channel's taps are one
+        // contiguous run of the weight, so its cache lines serve every tap in turn, where with
+        // the channels innermost each tap read a line per channel, the channels a kernel volume
+        // of every output channel apart (gan_k4s2p1 grad_input 13.2 -> 10.6 ms, avx512).
         const auto &wv = f.packed_weight.args();  // ci_in, co, kx, ky, kz, cb
-        f.packed_weight.compute_root().parallel(wv[5]).vectorize(wv[0], lanes, TailStrategy::GuardWithIf);
+        Var vo("vo"), vi("vi");
+        f.packed_weight.compute_root()
+            .split(wv[0], vo, vi, lanes, TailStrategy::GuardWithIf)
+            .reorder(vi, wv[2], wv[3], wv[4], vo, wv[1], wv[5])
+            .vectorize(vi)
+            .parallel(wv[5]);
     } else {
         Func packed = f.weight.in(partial);
         const auto &wv = packed.args();
