@@ -127,20 +127,27 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
         .bound_storage(f.x, tile_x)
         .store_in(MemoryType::Stack);
     if (blocked) partial.bound_extent(f.c, tile_c);
-    partial.split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-        .reorder(f.c, axi)
-        .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
-        .unroll(axi);
-    Stage reduce = partial.update();
-    reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf);
-    if (k.block_kz) {
-        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
-    } else {
-        reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo);
-    }
-    reduce.vectorize(acl)
-        .unroll(acv)
-        .unroll(axi);
+    auto register_tile = [&](Stage pure, Stage reduce, TailStrategy x_tail) {
+        pure.split(f.x, axo, axi, tile_x, x_tail)
+            .reorder(f.c, axi)
+            .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
+            .unroll(axi);
+        reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, tile_x, x_tail);
+        if (k.block_kz) {
+            reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
+        } else {
+            reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo);
+        }
+        reduce.vectorize(acl)
+            .unroll(acv)
+            .unroll(axi);
+    };
+    // Rows a whole number of tiles wide: every tile is whole, so rounding the tile's region up
+    // changes nothing and drops the guard that each position of a guarded tile tests at every
+    // reduction step (Halide cannot tell a tile of the guarded split is whole).
+    const Expr whole_tiles = out.output_buffer().dim(0).extent() % tile_x == 0;
+    register_tile(partial.specialize(whole_tiles), partial.update().specialize(whole_tiles), TailStrategy::RoundUp);
+    register_tile(partial, partial.update(), TailStrategy::GuardWithIf);
 }
 
 // grad_input: register tile of tile_c input channels x (vectors * lanes) x positions with
