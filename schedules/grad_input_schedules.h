@@ -127,12 +127,12 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
         .bound_storage(f.x, tile_x)
         .store_in(MemoryType::Stack);
     if (blocked) partial.bound_extent(f.c, tile_c);
-    auto register_tile = [&](Stage pure, Stage reduce, TailStrategy x_tail) {
-        pure.split(f.x, axo, axi, tile_x, x_tail)
+    auto register_tile = [&](Stage pure, Stage reduce, int x_tile, TailStrategy x_tail) {
+        pure.split(f.x, axo, axi, x_tile, x_tail)
             .reorder(f.c, axi)
             .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
             .unroll(axi);
-        reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, tile_x, x_tail);
+        reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, x_tile, x_tail);
         if (k.block_kz) {
             reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
         } else {
@@ -144,10 +144,17 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     };
     // Rows a whole number of tiles wide: every tile is whole, so rounding the tile's region up
     // changes nothing and drops the guard that each position of a guarded tile tests at every
-    // reduction step (Halide cannot tell a tile of the guarded split is whole).
-    const Expr whole_tiles = out.output_buffer().dim(0).extent() % tile_x == 0;
-    register_tile(partial.specialize(whole_tiles), partial.update().specialize(whole_tiles), TailStrategy::RoundUp);
-    register_tile(partial, partial.update(), TailStrategy::GuardWithIf);
+    // reduction step (Halide cannot tell a tile of the guarded split is whole). Rows a whole
+    // number of half tiles wide take half tiles so (gan_k4s2p1's rows of 4 with a tile of 8:
+    // its grad_input 15.2 -> 12.8 ms side by side, avx512).
+    const Expr width = out.output_buffer().dim(0).extent();
+    std::vector<int> whole_tiles{tile_x};
+    if (tile_x % 2 == 0 && tile_x >= 4) whole_tiles.push_back(tile_x / 2);
+    for (int x_tile : whole_tiles) {
+        const Expr whole = width % x_tile == 0;
+        register_tile(partial.specialize(whole), partial.update().specialize(whole), x_tile, TailStrategy::RoundUp);
+    }
+    register_tile(partial, partial.update(), tile_x, TailStrategy::GuardWithIf);
 }
 
 // grad_input: register tile of tile_c input channels x (vectors * lanes) x positions with
