@@ -5,13 +5,14 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "autotune"
 sys.path.insert(0, str(TOOL))
 
-from convt3d_tune import compare, measure, project, schedules_io  # noqa: E402
+from convt3d_tune import compare, measure, project, schedules_io, tuner  # noqa: E402
 from convt3d_tune.space import Candidate, Space  # noqa: E402
 
 GENERATOR = os.environ["CONVT3D_GENERATOR"]
@@ -270,6 +271,35 @@ class RunnerTest(unittest.TestCase):
         r = measure.measure_one(RUNNER, library, ["tiny_latency"], 1, 120, gradient="grad_weight")
         self.assertNotEqual(r["status"], "ok", r)
         self.assertNotIn("median_ms", r["cases"]["tiny_latency"])
+
+
+class DeadlineTest(unittest.TestCase):
+    def test_a_batch_that_would_end_past_the_deadline_is_not_started(self):
+        self.assertFalse(tuner.would_pass(None, [1e6]))
+        self.assertFalse(tuner.would_pass(time.time() + 10, []))  # nothing to go by yet: start
+        self.assertFalse(tuner.would_pass(time.time() + 10, [2.0, 4.0]))
+        self.assertTrue(tuner.would_pass(time.time() + 10, [15.0, 25.0]))
+        self.assertTrue(tuner.would_pass(time.time() - 1, []))
+
+    def test_the_search_stops_before_a_batch_it_could_not_finish(self):
+        batches = []
+
+        def slow_evaluate(setup, tlog, cands, cases_of):
+            batches.append(len(cands))
+            time.sleep(0.5)
+            return [{"status": "ok", "cases": {}} for _ in cands]
+
+        original = tuner.evaluate
+        tuner.evaluate = slow_evaluate
+        try:
+            measured, _ = tuner.search_variant(None, None, "generic", "avx2", ["tiny_latency"], "random", 20,
+                                               random.Random(1), batch=2, deadline=time.time() + 1.25)
+        finally:
+            tuner.evaluate = original
+        # Batches of 0.5 s within 1.25 s: two fit, and a third would end at 1.5 s (the old
+        # rule, a batch is started while there is time left, started it at 1.0 s).
+        self.assertEqual(len(batches), 2)
+        self.assertEqual(len(measured), 4)
 
 
 class TuneTest(unittest.TestCase):

@@ -42,6 +42,16 @@ def evaluate(setup, tlog, cands, cases_of):
     return [tlog.records[c.id] for c in cands]
 
 
+def would_pass(deadline, batch_s):
+    """Whether a batch started now, taking as long as the batches so far did on average,
+    would end after the deadline: a started batch is finished, and where candidates take
+    minutes to compile (ci_block tiles) that alone overran a 25-minute budget by 11."""
+    if deadline is None:
+        return False
+    expected = sum(batch_s) / len(batch_s) if batch_s else 0.0
+    return time.time() + expected > deadline
+
+
 def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seeds=(), batch=2,
                    deadline=None, progress=None, relative_to_first=False):
     """Tries `budget` distinct candidates of (variant, isa) on `cases`, seeds first, then
@@ -53,7 +63,8 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
     measured, tried = [], set()
     score = lambda record: tuning_log.objective(record, cases)  # noqa: E731
     queue = [c for c in seeds]
-    while len(measured) < budget and (deadline is None or time.time() < deadline):
+    batch_s = []  # how long each batch took, builds and timing
+    while len(measured) < budget and not would_pass(deadline, batch_s):
         n = min(batch, budget - len(measured))
         if not queue:
             queue = propose(space, measured, tried, rng, n)
@@ -61,7 +72,10 @@ def search_variant(setup, tlog, variant, isa, cases, strategy, budget, rng, seed
                 break  # the space is exhausted
         chunk, queue = queue[:n], queue[n:]
         chunk = [c for c in chunk if c.id not in tried]
-        for c, record in zip(chunk, evaluate(setup, tlog, chunk, lambda _: cases)):
+        started = time.time()
+        records = evaluate(setup, tlog, chunk, lambda _: cases)
+        batch_s.append(time.time() - started)
+        for c, record in zip(chunk, records):
             if relative_to_first and not measured:
                 score = tuning_log.relative_objective(record, cases)
             tried.add(c.id)
