@@ -34,8 +34,7 @@ def evaluate(setup, tlog, cands, cases_of):
             tlog.add(c, b, {"status": b["status"], "why": b.get("why", "")})
             continue
         m = measure.measure_one(setup.runner, lib_dir / f"{c.id}.so", cases_of(c), setup.repeats,
-                                setup.run_timeout_s, setup.suite, c.isa,
-                                    gradient=project.gradient_of(c.variant))
+                                setup.run_timeout_s, setup.suite, c.isa, gradient=project.gradient_of(c.variant))
         tlog.add(c, b, m)
         if b["build_s"] < KEEP_BUILDS_OVER_S:
             (lib_dir / f"{c.id}.so").unlink(missing_ok=True)  # rebuilt in seconds if ever needed
