@@ -185,6 +185,14 @@ class BackwardSpaceTest(unittest.TestCase):
                 self.assertTrue(all(knobs.get(k) == v for k, v in start.knobs.items()
                                     if k in knobs), f"{name}/{isa}: {start.knobs} from {knobs}")
 
+    def test_tuned_entries_name_the_cpu_they_were_measured_on(self):
+        described = project.cpu_description()
+        self.assertTrue(described.endswith(f", {os.cpu_count()} cores"), described)
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+            self.assertNotIn("unknown CPU", described)
+            self.assertRegex(described, r"\(family \d+, model \d+\)")
+
     def test_winners_go_to_the_kernels_own_entries_over_the_gradients_knobs(self):
         path = WORK / "backward.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -126,9 +126,11 @@ def cmd_tune(args):
                 continue
             tqdm.write(f"{variant} on {', '.join(cases)}: {best.describe()}: worst time ratio to the "
                        f"starting schedule {best_score:.3f} after re-measuring, {len(measured)} candidates")
-            winners[variant] = (best.knobs, {"cases": cases, "worst_ratio_to_start": round(best_score, 4),
-                                             "candidates": len(measured), "strategy": args.strategy,
-                                             "seed": args.seed, "kept_start": best.id == start.id})
+            provenance = {"cases": cases, "worst_ratio_to_start": round(best_score, 4), "candidates": len(measured),
+                          "strategy": args.strategy, "seed": args.seed, "kept_start": best.id == start.id}
+            if project.device_of(args.isa) == "cpu":
+                provenance["machine"] = project.cpu_description()
+            winners[variant] = (best.knobs, provenance)
     write(args, winners)
 
 

@@ -76,6 +76,26 @@ def isa_targets():
             for isa, values in _cmake_sets("CONVT3D_TARGET_").items()}
 
 
+def cpu_description():
+    """This machine's CPU as the tuned entries record it ("Intel(R) Xeon(R) Processor (family
+    6, model 167), 2 cores"): the CPUs a session gets vary, and a schedule is only known good where it was
+    measured."""
+    import os
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    # A hypervisor often hides the model name ("Intel(R) Xeon(R) Processor"); family and
+    # model still tell the microarchitecture.
+    model = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        model += f" (family {fields['cpu family']}, model {fields['model']})"
+    return f"{model}, {os.cpu_count()} cores"
+
+
 def device_of(isa):
     """Where a candidate for `isa` runs: "cuda" or "cpu" (the runner's --device)."""
     return "cuda" if isa == "cuda" else "cpu"
