@@ -13,7 +13,7 @@
 # built for; dispatch on another ISA passes it by.
 set(CONVT3D_BACKWARD_GRADIENTS grad_input grad_weight grad_bias)
 set(CONVT3D_BACKWARD_VARIANTS_grad_input g1c16 g1 dw generic)
-set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1 cv dw generic)
+set(CONVT3D_BACKWARD_VARIANTS_grad_weight g1co128 g1 cv dw generic)
 set(CONVT3D_BACKWARD_VARIANTS_grad_bias generic)
 set(CONVT3D_BACKWARD_VARIANT_generic "")
 set(CONVT3D_BACKWARD_NEEDS_generic 0 0 0 0 0 0)
@@ -35,12 +35,22 @@ set(CONVT3D_BACKWARD_NEEDS_cv 0 0 0 8 0 0)
 set(CONVT3D_BACKWARD_VARIANT_g1c16 fixed_groups=1 over_channels=1)
 set(CONVT3D_BACKWARD_NEEDS_g1c16 0 1 8 0 0 16)
 set(CONVT3D_BACKWARD_ISAS_g1c16 avx512)
+# grad_weight's "g1co128" is g1 for at least 128 output channels, built for AVX-512 alone,
+# with a register tile of 2 vectors of output channels (schedules/backward.json) where g1's
+# is one. On a CPU with two AVX-512 FMA units g1's 8 accumulators only just cover the FMA
+# latency; layers this wide fill the larger tile, narrower ones do not (side by side,
+# Intel Xeon family 6 model 167, 2 threads, median ms: gan_k4s2p1 14.2 -> 12.4,
+# unet_up_k2s2 12.3 -> 10.0; but decoder_k3s2_op1 (64) 5.0 -> 5.3, vnet_up_k2s2 (32)
+# and seed_example slower).
+set(CONVT3D_BACKWARD_VARIANT_g1co128 fixed_groups=1 over_channels=1)
+set(CONVT3D_BACKWARD_NEEDS_g1co128 0 1 0 128 0 0)
+set(CONVT3D_BACKWARD_ISAS_g1co128 avx512)
 # "dw" (depthwise: one input channel per group, any groups) is the x-vectorised schedule
 # with each task padding its own channels' grad_output (pad_per_task), which no other task
 # reads; the copy of the whole of it, made first, had been half of grad_input's time.
 set(CONVT3D_BACKWARD_VARIANT_dw group_in_channels=1 pad_per_task=1)
 set(CONVT3D_BACKWARD_NEEDS_dw 0 0 0 0 1 0)
-set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1c16 g1 cv dw)
+set(CONVT3D_BACKWARD_CPU_ONLY_VARIANTS g1c16 g1co128 g1 cv dw)
 
 set(CONVT3D_BACKWARD_SCHEDULE_FILE "${PROJECT_SOURCE_DIR}/schedules/backward.json" CACHE FILEPATH
     "Schedule knobs of the backward kernels per target class and gradient")

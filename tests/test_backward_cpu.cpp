@@ -76,7 +76,7 @@ TEST_CASE("backward on every CPU ISA matches the reference on random parameters"
             if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
         }
     }
-    REQUIRE(kernels.size() >= 6);  // "", "g1c16", "g1", "dw", "generic", "cv"
+    REQUIRE(kernels.size() >= 7);  // "", "g1c16", "g1", "dw", "generic", "g1co128", "cv"
     const int count = scaled(kSmallCasesPerIsa), medium = scaled(kMediumCasesPerIsa);
     Coverage total;
     for (CpuIsa isa : isas) {
@@ -439,6 +439,50 @@ TEST_CASE("backward dispatch: grad_input's g1c16 is built for AVX-512 alone, for
     CHECK(grad_input_choice({"", CpuIsa::avx512}).describe() == "g1c16 on cpu (avx512)");
     p.in_channels = 32;
     CHECK(grad_input_choice({"", CpuIsa::avx512}).kernel == "g1");
+}
+
+TEST_CASE("backward dispatch: grad_weight's g1co128 is built for AVX-512 alone, for at least 128 output channels",
+          "[cpu][backward][dispatch]") {
+    Params p = make_params(8, 128, {2, 2, 2}, {2, 2, 2}, {0, 0, 0});
+    CHECK(backward_kernel_supports("grad_weight", "g1co128", p));
+    p.out_channels = 127;
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1co128", p));
+    CHECK(backward_kernel_supports("grad_weight", "g1", p));
+    p.out_channels = 256;
+    p.groups = 2;  // 128 output channels per group, but g1 needs groups == 1
+    CHECK_FALSE(backward_kernel_supports("grad_weight", "g1co128", p));
+    p.groups = 1;
+    p.out_channels = 128;
+    auto has = [](const std::vector<std::string> &names, const char *k) {
+        return std::find(names.begin(), names.end(), k) != names.end();
+    };
+    CHECK(has(backward_kernel_names("grad_weight", Device::cpu, CpuIsa::avx512), "g1co128"));
+    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
+        CHECK_FALSE(has(backward_kernel_names("grad_weight", Device::cpu, isa), "g1co128"));
+    }
+    CHECK_FALSE(has(backward_kernel_names("grad_input", Device::cpu), "g1co128"));
+
+    // The grad_weight kernel that dispatch runs for p's layer on random data.
+    std::mt19937 rng(test_seed(6, "g1co128 dispatch"));
+    auto grad_weight_choice = [&](const DispatchOptions &opts) {
+        const Shape in_shape{1, p.in_channels, 3, 4, 5}, out_shape = output_shape(p, in_shape);
+        const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
+        const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
+        const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
+        Tensor gw(weight_shape(p));
+        const TensorView gw_v = gw.view();
+        return *conv_transpose3d_backward(g.view(), x.view(), w.view(), nullptr, &gw_v, nullptr, p, opts).grad_weight;
+    };
+    CHECK(grad_weight_choice({"", CpuIsa::avx2}).kernel == "g1");
+    CHECK_THROWS_WITH(grad_weight_choice({"g1co128", CpuIsa::avx2}),
+                      Catch::Contains("kernel='g1co128' is not a compiled cpu (avx2) kernel"));
+    if (!cpu_supports(CpuIsa::avx512)) {
+        WARN("SKIPPED: g1co128's own dispatch on AVX-512 (this CPU lacks it)");
+        return;
+    }
+    CHECK(grad_weight_choice({"", CpuIsa::avx512}).describe() == "g1co128 on cpu (avx512)");
+    p.out_channels = 64;
+    CHECK(grad_weight_choice({"", CpuIsa::avx512}).kernel == "g1");
 }
 
 TEST_CASE("backward results do not depend on the number of threads", "[cpu][backward]") {

@@ -23,22 +23,25 @@ int uniform(std::mt19937 &rng, int lo, int hi) { return std::uniform_int_distrib
 bool chance(std::mt19937 &rng, int num, int den) { return uniform(rng, 1, den) <= num; }
 
 // What a kernel's name promises: "k<K>s<S>..." fixes kernel K and stride S (dilation 1) on
-// every axis, "s<S>..." fixes stride S, a "g1" part (between underscores, or alone) fixes
-// groups to 1, a "dw" part one input channel per group (depthwise). Only hints: the
-// kernel's own preconditions decide.
+// every axis, "s<S>..." fixes stride S, a "g1" part (between underscores, alone, or before
+// a "c" part: g1c16, g1co128) fixes groups to 1, a "dw" part one input channel per group
+// (depthwise), "co<N>" at least N output channels per group (wider than the draws otherwise
+// go). Only hints: the kernel's own preconditions decide.
 struct Hints {
     int kernel = 0, stride = 0, dilation = 0;
     bool groups1 = false, depthwise = false;
-    bool any() const { return kernel || stride || dilation || groups1 || depthwise; }
+    int min_out_channels = 0;
+    bool any() const { return kernel || stride || dilation || groups1 || depthwise || min_out_channels; }
 };
 
 Hints hints_from_name(const std::string &name) {
     Hints h;
-    static const std::regex g1("(^|_)g1($|_)"), dw("(^|_)dw($|_)");
+    static const std::regex g1("(^|_)g1($|_|c)"), dw("(^|_)dw($|_)");
     h.groups1 = std::regex_search(name, g1);
     h.depthwise = std::regex_search(name, dw);
-    static const std::regex ks("^k([0-9]+)s([0-9]+)"), s("^s([0-9]+)");
+    static const std::regex ks("^k([0-9]+)s([0-9]+)"), s("^s([0-9]+)"), co("co([0-9]+)");
     std::smatch m;
+    if (std::regex_search(name, m, co)) h.min_out_channels = std::stoi(m[1]);
     if (std::regex_search(name, m, ks)) {
         h.kernel = std::stoi(m[1]);
         h.stride = std::stoi(m[2]);
@@ -78,6 +81,7 @@ Case draw(std::mt19937 &rng, const Hints &h, CaseSize size) {
         // Wide enough on the output side to cover channel-vector kernels' full vectors and tails.
         p.in_channels = small ? uniform(rng, 1, 12) : uniform(rng, 8, 32);
         p.out_channels = small ? uniform(rng, 1, 24) : uniform(rng, 16, 48);
+        if (h.min_out_channels) p.out_channels = h.min_out_channels + uniform(rng, 0, 40);
     } else {
         p.in_channels = g * uniform(rng, 1, std::max(1, (small ? 8 : 24) / g));
         p.out_channels = g * uniform(rng, 1, std::max(1, (small ? 8 : 32) / g));
