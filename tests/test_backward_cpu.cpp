@@ -57,6 +57,25 @@ bool compiled_for(const std::string &kernel, CpuIsa isa) {
     return false;
 }
 
+bool lists(const std::vector<std::string> &names, const char *kernel) {
+    return std::find(names.begin(), names.end(), kernel) != names.end();
+}
+
+// The kernel that dispatch runs for one gradient ("grad_input" or "grad_weight") of p's
+// layer, on random data.
+KernelChoice dispatched(std::mt19937 &rng, const Params &p, const std::string &gradient, const DispatchOptions &opts) {
+    const Shape in_shape{1, p.in_channels, 3, 4, 5}, out_shape = output_shape(p, in_shape);
+    const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
+    const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
+    const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
+    const bool input = gradient == "grad_input";
+    Tensor grad(input ? in_shape : weight_shape(p));
+    const TensorView grad_v = grad.view();
+    const BackwardChoice c = conv_transpose3d_backward(g.view(), x.view(), w.view(), input ? &grad_v : nullptr,
+                                                       input ? nullptr : &grad_v, nullptr, p, opts);
+    return *(input ? c.grad_input : c.grad_weight);
+}
+
 }  // namespace
 
 TEST_CASE("backward on every CPU ISA matches the reference on random parameters", "[cpu][backward]") {
@@ -406,28 +425,16 @@ TEST_CASE("backward dispatch: grad_input's g1c16 is built for AVX-512 alone, for
     p.groups = 2;
     CHECK_FALSE(backward_kernel_supports("grad_input", "g1c16", p));
     p.groups = 1;
-    auto has = [](const std::vector<std::string> &names, const char *k) {
-        return std::find(names.begin(), names.end(), k) != names.end();
-    };
-    CHECK(has(backward_kernel_names("grad_input", Device::cpu), "g1c16"));
-    CHECK(has(backward_kernel_names("grad_input", Device::cpu, CpuIsa::avx512), "g1c16"));
+    CHECK(lists(backward_kernel_names("grad_input", Device::cpu), "g1c16"));
+    CHECK(lists(backward_kernel_names("grad_input", Device::cpu, CpuIsa::avx512), "g1c16"));
     for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
-        CHECK_FALSE(has(backward_kernel_names("grad_input", Device::cpu, isa), "g1c16"));
-        CHECK(has(backward_kernel_names("grad_input", Device::cpu, isa), "g1"));
+        CHECK_FALSE(lists(backward_kernel_names("grad_input", Device::cpu, isa), "g1c16"));
+        CHECK(lists(backward_kernel_names("grad_input", Device::cpu, isa), "g1"));
     }
-    CHECK_FALSE(has(backward_kernel_names("grad_weight", Device::cpu), "g1c16"));
+    CHECK_FALSE(lists(backward_kernel_names("grad_weight", Device::cpu), "g1c16"));
 
-    // The grad_input kernel that dispatch runs for p's layer on random data.
     std::mt19937 rng(test_seed(5, "g1c16 dispatch"));
-    auto grad_input_choice = [&](const DispatchOptions &opts) {
-        const Shape in_shape{1, p.in_channels, 3, 4, 5}, out_shape = output_shape(p, in_shape);
-        const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
-        const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
-        const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
-        Tensor gi(in_shape);
-        const TensorView gi_v = gi.view();
-        return *conv_transpose3d_backward(g.view(), x.view(), w.view(), &gi_v, nullptr, nullptr, p, opts).grad_input;
-    };
+    auto grad_input_choice = [&](const DispatchOptions &opts) { return dispatched(rng, p, "grad_input", opts); };
     // Another ISA passes it by, and refuses it forced, naming the ISA.
     CHECK(grad_input_choice({"", CpuIsa::sse41}).kernel == "g1");
     CHECK_THROWS_WITH(grad_input_choice({"g1c16", CpuIsa::sse41}),
@@ -453,26 +460,14 @@ TEST_CASE("backward dispatch: grad_weight's g1co128 is built for AVX-512 alone, 
     CHECK_FALSE(backward_kernel_supports("grad_weight", "g1co128", p));
     p.groups = 1;
     p.out_channels = 128;
-    auto has = [](const std::vector<std::string> &names, const char *k) {
-        return std::find(names.begin(), names.end(), k) != names.end();
-    };
-    CHECK(has(backward_kernel_names("grad_weight", Device::cpu, CpuIsa::avx512), "g1co128"));
+    CHECK(lists(backward_kernel_names("grad_weight", Device::cpu, CpuIsa::avx512), "g1co128"));
     for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
-        CHECK_FALSE(has(backward_kernel_names("grad_weight", Device::cpu, isa), "g1co128"));
+        CHECK_FALSE(lists(backward_kernel_names("grad_weight", Device::cpu, isa), "g1co128"));
     }
-    CHECK_FALSE(has(backward_kernel_names("grad_input", Device::cpu), "g1co128"));
+    CHECK_FALSE(lists(backward_kernel_names("grad_input", Device::cpu), "g1co128"));
 
-    // The grad_weight kernel that dispatch runs for p's layer on random data.
     std::mt19937 rng(test_seed(6, "g1co128 dispatch"));
-    auto grad_weight_choice = [&](const DispatchOptions &opts) {
-        const Shape in_shape{1, p.in_channels, 3, 4, 5}, out_shape = output_shape(p, in_shape);
-        const Tensor x = Tensor::from_vector(random_values(rng, numel(in_shape)), in_shape);
-        const Tensor w = Tensor::from_vector(random_values(rng, numel(weight_shape(p))), weight_shape(p));
-        const Tensor g = Tensor::from_vector(random_values(rng, numel(out_shape)), out_shape);
-        Tensor gw(weight_shape(p));
-        const TensorView gw_v = gw.view();
-        return *conv_transpose3d_backward(g.view(), x.view(), w.view(), nullptr, &gw_v, nullptr, p, opts).grad_weight;
-    };
+    auto grad_weight_choice = [&](const DispatchOptions &opts) { return dispatched(rng, p, "grad_weight", opts); };
     CHECK(grad_weight_choice({"", CpuIsa::avx2}).kernel == "g1");
     CHECK_THROWS_WITH(grad_weight_choice({"g1co128", CpuIsa::avx2}),
                       Catch::Contains("kernel='g1co128' is not a compiled cpu (avx2) kernel"));
