@@ -3,6 +3,7 @@ cmake/Convt3dKernels.cmake and cmake/Convt3dBackwardKernels.cmake, the one place
 defined) and the schedule files. A gradient's kernel is named "<gradient>:<variant>"
 (e.g. "grad_input:g1"); every other name is a forward kernel's."""
 import json
+import os
 import re
 from pathlib import Path
 
@@ -78,9 +79,8 @@ def isa_targets():
 
 def cpu_description():
     """This machine's CPU as the tuned entries record it ("Intel(R) Xeon(R) Processor (family
-    6, model 167), 2 cores"): the CPUs a session gets vary, and a schedule is only known good where it was
-    measured."""
-    import os
+    6, model 167), 2 cores"): the CPUs a session gets vary, and a schedule is only known to be
+    good where it was measured."""
     fields = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
