@@ -25,8 +25,8 @@ bool chance(std::mt19937 &rng, int num, int den) { return uniform(rng, 1, den) <
 // What a kernel's name promises: "k<K>s<S>..." fixes kernel K and stride S (dilation 1) on
 // every axis, "s<S>..." fixes stride S, a "g1" part (between underscores, alone, or before
 // a "c" part: g1c16, g1co128) fixes groups to 1, a "dw" part one input channel per group
-// (depthwise), "co<N>" at least N output channels per group (wider than the draws otherwise
-// go). Only hints: the kernel's own preconditions decide.
+// (depthwise), "co<N>" at least N output channels in the groups == 1 draws (wider than they
+// otherwise go). Only hints: the kernel's own preconditions decide.
 struct Hints {
     int kernel = 0, stride = 0, dilation = 0;
     bool groups1 = false, depthwise = false;
