@@ -176,8 +176,14 @@ struct GradWeightFuncs {
     // With BackwardOptions::channel_block > 0: padded_grad_output in blocks of that many channels,
     // (c % block, x, y, z, c / block, n), which the reduction reads instead. A channel tile's
     // vectors at successive positions are then adjacent, not a whole position's channels
-    // apart (unet_up_k2s2: 64 of every 544 bytes read).
+    // apart (unet_up_k2s2: 64 of every 544 bytes read). Where grad_output has padding
+    // (blocked_no_padding false) the blocks are zeros, then grad_output copied over them
+    // (the update, over `blocked_inside`): a boundary condition's select makes every vector
+    // that crosses the border a gather, and these rows are a vector or two wide, all border.
+    // Without padding the update is empty and the zeros are the blocks themselves.
     Halide::Func blocked_grad_output;
+    Halide::Expr blocked_no_padding;
+    Halide::Func grad_output;  // as given: the update's source
     // With BackwardOptions::second_blocked_copy_where: the same blocks, read where that holds.
     Halide::Func blocked_grad_output_per_pass;
     Halide::Expr per_pass_where;
@@ -256,9 +262,16 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
     if (options.channel_block > 0 && single_group) {
         const int block = options.channel_block;
         // Channels past the last one (in a partial last block) repeat it; no gradient uses them.
-        const Expr blocks = f.padded_grad_output(x, y, z, min(cb * block + c_in, grad_output_channels - 1), n);
+        auto channel = [&](const Expr &b, const Expr &c) { return min(b * block + c, grad_output_channels - 1); };
+        const Expr blocks = f.padded_grad_output(x, y, z, channel(cb, c_in), n);
         f.blocked_grad_output = Func("blocked_grad_output");
-        f.blocked_grad_output(c_in, x, y, z, cb, n) = blocks;
+        f.blocked_no_padding = axes[0].padding == 0 && axes[1].padding == 0 && axes[2].padding == 0;
+        f.blocked_grad_output(c_in, x, y, z, cb, n) = select(f.blocked_no_padding, blocks, 0.0f);
+        f.grad_output = grad_output;
+        const Expr copied_width = select(f.blocked_no_padding, 0, grad_output_extent[0]);
+        RDom inside({{0, copied_width}, {0, grad_output_extent[1]}, {0, grad_output_extent[2]}}, "blocked_inside");
+        f.blocked_grad_output(c_in, inside.x, inside.y, inside.z, cb, n) =
+            grad_output(inside.x, inside.y, inside.z, channel(cb, c_in), n);
         Expr read = f.blocked_grad_output(c % block, x, y, z, c / block, n);
         if (options.second_blocked_copy_where.defined()) {
             f.per_pass_where = options.second_blocked_copy_where;

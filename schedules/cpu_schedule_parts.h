@@ -15,17 +15,19 @@ enum class PaddedLayout {
     channels_innermost,  // c, x, y, z, n: dense vectors over c, or a c loop in address order
 };
 
-// `source` (x, y, z, c, n) computed per lanes x lanes tile of (x, c) on the stack at
-// `copy`'s loop `at`, read from the tensor along x, for a copy that writes it along c.
-inline void stage_transpose_tile(Halide::Func source, Halide::Func copy, const Halide::Var &at, int lanes) {
+// `source` (x, y, z, c, n) computed per lanes x lanes tile of (x, c) on the stack at the
+// copy's loop `at`, read from the tensor along x, for a copy that writes it along c. A tile
+// narrower than lanes in x (x_tail GuardWithIf) is read with predicated loads.
+inline void stage_transpose_tile(Halide::Func source, const Halide::LoopLevel &at, int lanes,
+                                 Halide::TailStrategy x_tail = Halide::TailStrategy::Auto) {
     using namespace Halide;
     const auto &p = source.args();
-    source.compute_at(copy, at)
-        .bound_storage(p[0], lanes)
-        .bound_storage(p[3], lanes)
-        .store_in(MemoryType::Stack)
-        .vectorize(p[0])
-        .unroll(p[3]);
+    source.compute_at(at).bound_storage(p[0], lanes).bound_storage(p[3], lanes).store_in(MemoryType::Stack).unroll(p[3]);
+    if (x_tail == TailStrategy::GuardWithIf) {
+        source.vectorize(p[0], lanes, x_tail);
+    } else {
+        source.vectorize(p[0]);
+    }
 }
 
 // Channels innermost, transposed through lanes x lanes blocks of (x, c): each block is read
@@ -54,35 +56,64 @@ inline void materialize_channels_innermost_by_blocks(Halide::Func padded, int la
         .vectorize(ci)
         .unroll(xi)
         .partition(xo, Partition::Always);
-    stage_transpose_tile(padded, t, xo, lanes);
+    stage_transpose_tile(padded, Halide::LoopLevel(t, xo), lanes);
 }
 
 // blocked(c_in, x, y, z, cb, n) = padded(x, y, z, cb * block + c_in, n) (channels in blocks of
-// a multiple of lanes, innermost), transposed through stack tiles as above, computed where
-// the caller puts it. Each copy stages its own tiles (padded.in), so two copies of one
-// padded Func can be computed at different loop levels. x_partition: Always for a padded
-// source, whose borders the loop over x blocks is partitioned at; Auto for one without.
-inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes,
-                                          Halide::Partition x_partition = Halide::Partition::Always) {
+// a multiple of lanes, innermost), transposed through stack tiles as above, in `copy` (the
+// pure definition of `blocked` or a specialisation of it). Each copy stages its own tiles
+// (padded.in), so two copies of one padded Func can be computed at different loop levels.
+// x_partition: Always for a padded source, whose borders the loop over x blocks is
+// partitioned at; Auto for one without.
+inline void transpose_stage_into_channel_blocks(Halide::Stage copy, Halide::Func blocked, Halide::Func padded,
+                                                int lanes, Halide::Partition x_partition) {
     using namespace Halide;
     const auto &v = blocked.args();  // c_in, x, y, z, cb, n
     Var cio("cio"), cii("cii"), xo("xo"), xi("xi");
-    blocked.split(v[0], cio, cii, lanes)
+    copy.split(v[0], cio, cii, lanes)
         .split(v[1], xo, xi, lanes, TailStrategy::RoundUp)
         .reorder(cii, xi, cio, xo, v[2], v[3], v[4], v[5])
         .vectorize(cii)
         .unroll(xi)
         .partition(xo, x_partition);
-    stage_transpose_tile(padded.in(blocked), blocked, cio, lanes);
+    stage_transpose_tile(padded.in(blocked), LoopLevel(blocked, cio), lanes);
 }
 
-// The blocks above, once for the whole tensor, in parallel over (z, block, n).
-inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes) {
+// The blocks above, computed where the caller puts it.
+inline void transpose_into_channel_blocks(Halide::Func blocked, Halide::Func padded, int lanes,
+                                          Halide::Partition x_partition = Halide::Partition::Always) {
+    transpose_stage_into_channel_blocks(blocked, blocked, padded, lanes, x_partition);
+}
+
+// The blocks of GradWeightFuncs::blocked_grad_output, once for the whole tensor, in parallel
+// over (z, block, n): without padding (no_padding) transposed from the padded tensor as
+// above (the partitioned x loop drops its select); with padding zeros, then `source` (the
+// tensor as given) transposed over them by the update, its rows read whole.
+inline void materialize_channel_blocks(Halide::Func blocked, Halide::Func padded, Halide::Func source,
+                                       const Halide::Expr &no_padding, int lanes) {
     using namespace Halide;
-    transpose_into_channel_blocks(blocked, padded, lanes);
-    const auto &v = blocked.args();
+    const auto &v = blocked.args();  // c_in, x, y, z, cb, n
     Var task("task");
-    blocked.compute_root().fuse(v[3], v[4], task).fuse(task, v[5], task).parallel(task);
+    auto in_tasks = [&](Stage s) { s.fuse(v[3], v[4], task).fuse(task, v[5], task).parallel(task); };
+    blocked.compute_root();
+    Stage transposed = blocked.specialize(no_padding);
+    transpose_stage_into_channel_blocks(transposed, blocked, padded, lanes, Partition::Always);
+    in_tasks(transposed);
+    blocked.vectorize(v[0], lanes);
+    in_tasks(blocked);
+
+    Stage copy = blocked.update();
+    const auto &rv = copy.get_schedule().rvars();  // grad_output's x, y, z
+    const RVar rx(rv[0].var), ry(rv[1].var), rz(rv[2].var);
+    RVar rxo("rxo"), rxi("rxi");
+    Var cio("copy_cio"), cii("copy_cii");  // named apart from the pure definition's loops
+    copy.split(v[0], cio, cii, lanes)
+        .split(rx, rxo, rxi, lanes, TailStrategy::GuardWithIf)
+        .reorder(cii, rxi, cio, rxo, ry, rz, v[4], v[5])
+        .vectorize(cii)
+        .unroll(rxi)
+        .parallel(rz);
+    stage_transpose_tile(source.in(blocked), LoopLevel(blocked, cio), lanes, TailStrategy::GuardWithIf);
 }
 
 // zero_then_copy (generators/zero_then_copy.h): the input copied over the zeros,

@@ -181,7 +181,8 @@ inline void apply_grad_weight_cpu_channel_schedule(GradWeightFuncs &f, const Hal
     // every channel of a position together.
     const bool blocked = f.blocked_grad_output.defined();
     if (blocked) {
-        materialize_channel_blocks(f.blocked_grad_output, f.padded_grad_output, lanes);
+        materialize_channel_blocks(f.blocked_grad_output, f.padded_grad_output, f.grad_output, f.blocked_no_padding,
+                                   lanes);
     } else {
         materialize_padded(f.padded_grad_output, lanes, PaddedLayout::channels_innermost, f.grad_output_channels);
     }
