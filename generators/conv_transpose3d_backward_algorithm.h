@@ -180,7 +180,8 @@ struct GradWeightFuncs {
     // (blocked_no_padding false) the blocks are zeros, then grad_output copied over them
     // (the update, over `blocked_inside`): a boundary condition's select makes every vector
     // that crosses the border a gather, and these rows are a vector or two wide, all border.
-    // Without padding the update is empty and the zeros are the blocks themselves.
+    // Without padding the pure definition is the blocks, read through the boundary condition
+    // (which then reads inside only), and the update is empty.
     Halide::Func blocked_grad_output;
     Halide::Expr blocked_no_padding;
     Halide::Func grad_output;  // as given: the update's source
