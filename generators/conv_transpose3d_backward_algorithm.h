@@ -39,6 +39,11 @@ inline Halide::Expr reaches_inside(const BackwardAxis &a, const Halide::Expr &i,
     return o >= 0 && o < extent;
 }
 
+// Whether no axis has padding: every position the input reaches is then inside grad_output.
+inline Halide::Expr no_padding(const std::array<BackwardAxis, 3> &axes) {
+    return axes[0].padding == 0 && axes[1].padding == 0 && axes[2].padding == 0;
+}
+
 // grad_output, zero outside its spatial extent (channels and batch are always inside): a
 // boundary condition, or zeros with grad_output copied over them (by_copy).
 inline Halide::Func zero_padded_grad_output(const Halide::Func &grad_output, const std::array<Halide::Expr, 3> &extent,
@@ -142,8 +147,7 @@ inline GradInputFuncs define_grad_input(const Halide::Func &grad_output, const s
     f.padded_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, options.padding_by_copy);
     Func grad_output_read = f.padded_grad_output;
     if (options.padding_by_copy && options.boundary_condition_where.defined()) {
-        f.no_padding = options.boundary_condition_where && axes[0].padding == 0 && axes[1].padding == 0 &&
-                       axes[2].padding == 0;
+        f.no_padding = options.boundary_condition_where && no_padding(axes);
         f.boundary_grad_output = zero_padded_grad_output(grad_output, grad_output_extent, false);
         Var x("x"), y("y"), z("z"), c("c"), n("n");
         grad_output_read = Func("grad_output_read");
@@ -266,7 +270,7 @@ inline GradWeightFuncs define_grad_weight(const Halide::Func &input, const std::
         auto channel = [&](const Expr &b, const Expr &c) { return min(b * block + c, grad_output_channels - 1); };
         const Expr blocks = f.padded_grad_output(x, y, z, channel(cb, c_in), n);
         f.blocked_grad_output = Func("blocked_grad_output");
-        f.blocked_no_padding = axes[0].padding == 0 && axes[1].padding == 0 && axes[2].padding == 0;
+        f.blocked_no_padding = no_padding(axes);
         f.blocked_grad_output(c_in, x, y, z, cb, n) = select(f.blocked_no_padding, blocks, 0.0f);
         f.grad_output = grad_output;
         const Expr copied_width = select(f.blocked_no_padding, 0, grad_output_extent[0]);
