@@ -76,6 +76,32 @@ KernelChoice dispatched(std::mt19937 &rng, const Params &p, const std::string &g
     return *(input ? c.grad_input : c.grad_weight);
 }
 
+// A gradient kernel built for AVX-512 alone, for p's layer: listed for AVX-512 and for no
+// other ISA, nor for the other gradient; on another ISA dispatch passes it by for `fallback`
+// and refuses it forced, naming the ISA; on AVX-512 (where this CPU has it) dispatch picks
+// it. Returns whether the CPU had AVX-512 for that last check.
+bool check_built_for_avx512_alone(std::mt19937 &rng, const Params &p, const std::string &gradient,
+                                  const char *kernel, const char *fallback) {
+    INFO(gradient << " kernel " << kernel);
+    const std::string other_gradient = gradient == "grad_input" ? "grad_weight" : "grad_input";
+    CHECK(lists(backward_kernel_names(gradient, Device::cpu, CpuIsa::avx512), kernel));
+    CHECK_FALSE(lists(backward_kernel_names(other_gradient, Device::cpu), kernel));
+    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
+        CHECK_FALSE(lists(backward_kernel_names(gradient, Device::cpu, isa), kernel));
+        CHECK(lists(backward_kernel_names(gradient, Device::cpu, isa), fallback));
+        CHECK(dispatched(rng, p, gradient, {"", isa}).kernel == fallback);
+        CHECK_THROWS_WITH(dispatched(rng, p, gradient, {kernel, isa}),
+                          Catch::Contains(std::string("kernel='") + kernel + "' is not a compiled cpu (" +
+                                          to_string(isa) + ") kernel"));
+    }
+    if (!cpu_supports(CpuIsa::avx512)) {
+        WARN("SKIPPED: " << kernel << "'s own dispatch on AVX-512 (this CPU lacks it)");
+        return false;
+    }
+    CHECK(dispatched(rng, p, gradient, {"", CpuIsa::avx512}).describe() == std::string(kernel) + " on cpu (avx512)");
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("backward on every CPU ISA matches the reference on random parameters", "[cpu][backward]") {
@@ -426,26 +452,11 @@ TEST_CASE("backward dispatch: grad_input's g1c16 is built for AVX-512 alone, for
     CHECK_FALSE(backward_kernel_supports("grad_input", "g1c16", p));
     p.groups = 1;
     CHECK(lists(backward_kernel_names("grad_input", Device::cpu), "g1c16"));
-    CHECK(lists(backward_kernel_names("grad_input", Device::cpu, CpuIsa::avx512), "g1c16"));
-    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
-        CHECK_FALSE(lists(backward_kernel_names("grad_input", Device::cpu, isa), "g1c16"));
-        CHECK(lists(backward_kernel_names("grad_input", Device::cpu, isa), "g1"));
-    }
-    CHECK_FALSE(lists(backward_kernel_names("grad_weight", Device::cpu), "g1c16"));
 
     std::mt19937 rng(test_seed(5, "g1c16 dispatch"));
-    auto grad_input_choice = [&](const DispatchOptions &opts) { return dispatched(rng, p, "grad_input", opts); };
-    // Another ISA passes it by, and refuses it forced, naming the ISA.
-    CHECK(grad_input_choice({"", CpuIsa::sse41}).kernel == "g1");
-    CHECK_THROWS_WITH(grad_input_choice({"g1c16", CpuIsa::sse41}),
-                      Catch::Contains("kernel='g1c16' is not a compiled cpu (sse41) kernel"));
-    if (!cpu_supports(CpuIsa::avx512)) {
-        WARN("SKIPPED: g1c16's own dispatch on AVX-512 (this CPU lacks it)");
-        return;
-    }
-    CHECK(grad_input_choice({"", CpuIsa::avx512}).describe() == "g1c16 on cpu (avx512)");
+    if (!check_built_for_avx512_alone(rng, p, "grad_input", "g1c16", "g1")) return;
     p.in_channels = 32;
-    CHECK(grad_input_choice({"", CpuIsa::avx512}).kernel == "g1");
+    CHECK(dispatched(rng, p, "grad_input", {"", CpuIsa::avx512}).kernel == "g1");
 }
 
 TEST_CASE("backward dispatch: grad_weight's g1co128 is built for AVX-512 alone, for at least 128 output channels",
@@ -460,24 +471,11 @@ TEST_CASE("backward dispatch: grad_weight's g1co128 is built for AVX-512 alone, 
     CHECK_FALSE(backward_kernel_supports("grad_weight", "g1co128", p));
     p.groups = 1;
     p.out_channels = 128;
-    CHECK(lists(backward_kernel_names("grad_weight", Device::cpu, CpuIsa::avx512), "g1co128"));
-    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::sse41}) {
-        CHECK_FALSE(lists(backward_kernel_names("grad_weight", Device::cpu, isa), "g1co128"));
-    }
-    CHECK_FALSE(lists(backward_kernel_names("grad_input", Device::cpu), "g1co128"));
 
     std::mt19937 rng(test_seed(6, "g1co128 dispatch"));
-    auto grad_weight_choice = [&](const DispatchOptions &opts) { return dispatched(rng, p, "grad_weight", opts); };
-    CHECK(grad_weight_choice({"", CpuIsa::avx2}).kernel == "g1");
-    CHECK_THROWS_WITH(grad_weight_choice({"g1co128", CpuIsa::avx2}),
-                      Catch::Contains("kernel='g1co128' is not a compiled cpu (avx2) kernel"));
-    if (!cpu_supports(CpuIsa::avx512)) {
-        WARN("SKIPPED: g1co128's own dispatch on AVX-512 (this CPU lacks it)");
-        return;
-    }
-    CHECK(grad_weight_choice({"", CpuIsa::avx512}).describe() == "g1co128 on cpu (avx512)");
+    if (!check_built_for_avx512_alone(rng, p, "grad_weight", "g1co128", "g1")) return;
     p.out_channels = 64;
-    CHECK(grad_weight_choice({"", CpuIsa::avx512}).kernel == "g1");
+    CHECK(dispatched(rng, p, "grad_weight", {"", CpuIsa::avx512}).kernel == "g1");
 }
 
 TEST_CASE("backward results do not depend on the number of threads", "[cpu][backward]") {
