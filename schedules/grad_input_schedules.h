@@ -25,8 +25,8 @@ inline Halide::Expr grad_input_boundary_condition_where(const Halide::Expr &kern
 // (unet_up_k2s2 2.8x faster than taps innermost, avx2), and the copy is a permutation of
 // whole rows (decoder_k3s2_op1 and dilated_k3d2 about 20% faster than with a
 // channels-innermost copy, which transposes every element). Tasks are (z, channel tile, n), or
-// with block_kz (channel tile, n) volumes summed one z tap at a time, or for small weights
-// z planes of every channel tile.
+// with block_kz (channel tile, n) volumes summed one z tap at a time (two n where rows are
+// half a tile wide), or for small weights z planes of every channel tile.
 inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -76,10 +76,13 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // Channel tiles start at multiples of the tile, as the weight blocks do; a partial last
     // tile is computed whole and stored masked.
     const TailStrategy c_tail = blocked ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
-    auto tile = [&](Stage s, int tc, bool channels_in_task) {
+    Var no("no"), ni("ni");
+    auto tile = [&](Stage s, int tc, bool channels_in_task, bool pairs = false) {
         s.split(f.c, co, ci, tc, c_tail).split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf);
         if (channels_in_task) {
             s.reorder(xi, ci, xo, f.y, co, f.z, f.n).fuse(f.z, f.n, task);
+        } else if (pairs) {
+            s.split(f.n, no, ni, 2, TailStrategy::GuardWithIf).reorder(xi, ci, xo, f.y, f.z, ni, co, no).fuse(co, no, task);
         } else if (k.block_kz) {
             s.reorder(xi, ci, xo, f.y, f.z, co, f.n).fuse(co, f.n, task);
         } else {
@@ -92,9 +95,19 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // and every channel tile of a position tile runs while its grad_output lines are in L1, so
     // grad_output is read once rather than once per channel tile (avx2, 262144 = 1 MB: unet
     // grad_input 0.79x -> 1.19x, decoder 0.55x -> 0.94x of oneDNN; gan's 8 MB is slower so).
+    const Expr small = k.block_kz && k.small_weights > 0 ? f.weight_elements <= k.small_weights : Internal::const_false();
+    // Blocked by z tap, rows half a tile wide and an even batch: tasks are (channel tile, pair
+    // of batch items) and the register tile covers the pair, so each weight vector loaded
+    // feeds a whole tile of positions rather than half of one (gan_k4s2p1's rows of 4 with a
+    // tile of 8: grad_input 9.4 -> 7.1 ms side by side, avx512). Rows in pairs instead test
+    // each row's taps against the padding (prune_padding_rows) inside the tile: slower.
+    const Expr width = out.output_buffer().dim(0).extent(), batch = out.output_buffer().dim(4).extent();
+    const int half_tile = tile_x % 2 == 0 && tile_x >= 4 ? tile_x / 2 : 0;
+    const bool pairs_built = k.block_kz && half_tile > 0;
+    const Expr batch_pairs = width == half_tile && batch % 2 == 0 && channels >= tile_c && !small;
     auto branches = [&](const Expr &when) {
-        if (k.block_kz && k.small_weights > 0)
-            tile(out.specialize(when && channels >= tile_c && f.weight_elements <= k.small_weights), tile_c, true);
+        if (k.block_kz && k.small_weights > 0) tile(out.specialize(when && channels >= tile_c && small), tile_c, true);
+        if (pairs_built) tile(out.specialize(when && batch_pairs), tile_c, false, true);
         tile(out.specialize(when && channels >= tile_c), tile_c, false);
         if (tile_c > lanes) tile(out.specialize(when && channels >= lanes), lanes, false);
     };
@@ -107,33 +120,47 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     branches(Internal::const_true());
     tile(out, 1, false);
 
-    Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), act("act"), acc_c("acc_c");
+    Var acv("acv"), acl("acl"), axo("axo"), axi("axi"), act("act"), acc_c("acc_c"), ano("ano"), ani("ani");
     if (k.block_kz) {
         acc.compute_at(out, task).reorder_storage(f.c, f.x, f.y, f.z, f.n).vectorize(f.c, lanes, TailStrategy::GuardWithIf);
-        acc.update()
-            .split(f.c, act, acc_c, tile_c, TailStrategy::GuardWithIf)
-            .split(acc_c, acv, acl, lanes)
-            .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf)
-            .reorder(acl, acv, axi, act, axo, f.y, f.z, f.r.z, f.n)
-            .vectorize(acl)
-            .unroll(acv)
-            .unroll(axi);
+        auto order_update = [&](Stage s, bool pairs) {
+            s.split(f.c, act, acc_c, tile_c, TailStrategy::GuardWithIf)
+                .split(acc_c, acv, acl, lanes)
+                .split(f.x, axo, axi, tile_x, TailStrategy::GuardWithIf);
+            if (pairs) {
+                s.split(f.n, ano, ani, 2, TailStrategy::GuardWithIf)
+                    .reorder(acl, acv, axi, ani, act, axo, f.y, f.z, f.r.z, ano)
+                    .unroll(ani);
+            } else {
+                s.reorder(acl, acv, axi, act, axo, f.y, f.z, f.r.z, f.n);
+            }
+            s.vectorize(acl).unroll(acv).unroll(axi);
+        };
+        if (pairs_built) order_update(acc.update().specialize(batch_pairs), true);
+        order_update(acc.update(), false);
         partial.compute_at(acc, act);
     } else {
         partial.compute_at(out, xo);
     }
-    // A constant-size accumulator (also for the guarded last x tile) stays in registers.
+    // A constant-size accumulator (also for the guarded last x tile) stays in registers; two
+    // batch items of it where they are paired.
     partial.reorder_storage(f.c, f.x, f.y, f.z, f.n)
         .bound_storage(f.x, tile_x)
+        .bound_storage(f.n, 2)
         .store_in(MemoryType::Stack);
     if (blocked) partial.bound_extent(f.c, tile_c);
-    auto register_tile = [&](Stage pure, Stage reduce, int x_tile, TailStrategy x_tail) {
+    auto register_tile = [&](Stage pure, Stage reduce, int x_tile, TailStrategy x_tail, bool pairs = false) {
         pure.split(f.x, axo, axi, x_tile, x_tail)
             .reorder(f.c, axi)
             .vectorize(f.c, lanes, TailStrategy::GuardWithIf)
             .unroll(axi);
         reduce.split(f.c, acv, acl, lanes, TailStrategy::GuardWithIf).split(f.x, axo, axi, x_tile, x_tail);
-        if (k.block_kz) {
+        if (pairs) {
+            pure.split(f.n, ano, ani, 2, TailStrategy::RoundUp).reorder(f.c, axi, ani).unroll(ani);
+            reduce.split(f.n, ano, ani, 2, TailStrategy::RoundUp)
+                .reorder(acl, acv, axi, ani, f.r.w, f.r.x, f.r.y, axo, ano)
+                .unroll(ani);
+        } else if (k.block_kz) {
             reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, axo);
         } else {
             reduce.reorder(acl, acv, axi, f.r.w, f.r.x, f.r.y, f.r.z, axo);
@@ -142,14 +169,18 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
             .unroll(acv)
             .unroll(axi);
     };
+    // Pairs of batch items (batch_pairs): half tiles of both, whole.
+    if (pairs_built) {
+        register_tile(partial.specialize(batch_pairs), partial.update().specialize(batch_pairs), half_tile,
+                      TailStrategy::RoundUp, true);
+    }
     // Rows a whole number of tiles wide: every tile is whole, so rounding the tile's region up
     // changes nothing and drops the guard that each position of a guarded tile tests at every
     // reduction step (Halide cannot tell a tile of the guarded split is whole). Rows a whole
     // number of half tiles wide take half tiles so (gan_k4s2p1's rows of 4 with a tile of 8:
     // its grad_input 13.5 -> 11.7 ms side by side, avx512).
-    const Expr width = out.output_buffer().dim(0).extent();
     std::vector<int> whole_tiles{tile_x};
-    if (tile_x % 2 == 0 && tile_x >= 4) whole_tiles.push_back(tile_x / 2);
+    if (half_tile > 0) whole_tiles.push_back(half_tile);
     for (int x_tile : whole_tiles) {
         const Expr whole = width % x_tile == 0;
         register_tile(partial.specialize(whole), partial.update().specialize(whole), x_tile, TailStrategy::RoundUp);

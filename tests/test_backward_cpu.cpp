@@ -278,6 +278,29 @@ TEST_CASE("backward: realistic layer shapes, and bitwise identical results run t
     }
 }
 
+// g1's grad_input blocked by z tap, on weights above small_weights (here 1.1 MB, gan_k4s2p1's
+// kind of layer): where rows are half its register tile wide and the batch is even, the tile
+// covers two batch items; an odd batch or other widths take the tile of one. Widths 2 and 4
+// are half of the 4- and 8-position tiles of the ISAs' schedules.
+TEST_CASE("backward: g1's grad_input on large weights, rows half a tile wide, batch items in pairs",
+          "[cpu][backward]") {
+    const Params p = make_params(48, 96, {4, 4, 4}, {2, 2, 2}, {1, 1, 1});
+    const std::vector<Shape> inputs = {{2, 48, 3, 4, 4}, {3, 48, 2, 3, 4}, {4, 48, 2, 3, 2}, {2, 48, 2, 2, 5}};
+    uint32_t seed = 1200;
+    for (const Shape &shape : inputs) {
+        const Case c{p, shape};
+        REQUIRE(backward_kernel_supports("grad_input", "g1", p));
+        for (const bool integers : {false, true}) {
+            std::mt19937 rng(seed++);
+            const BackwardInputs in = make_backward_inputs(rng, c, integers);
+            for (CpuIsa isa : supported_isas()) {
+                INFO(describe(c) << " (" << to_string(isa) << (integers ? ", integer data)" : ")"));
+                CHECK(check_backward_case(c, in, Device::cpu, {"g1", isa}));
+            }
+        }
+    }
+}
+
 // The channel grad_weight kernel switches, at run time, to its formulation over input
 // channels where they are one vector tile (8 on sse41, 16 on avx2) and the layer upsamples or
 // has output channels that are no multiple of the tile (grad_weight_over_input_where):
