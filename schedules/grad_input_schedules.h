@@ -25,8 +25,8 @@ inline Halide::Expr grad_input_boundary_condition_where(const Halide::Expr &kern
 // (unet_up_k2s2 2.8x faster than taps innermost, avx2), and the copy is a permutation of
 // whole rows (decoder_k3s2_op1 and dilated_k3d2 about 20% faster than with a
 // channels-innermost copy, which transposes every element). Tasks are (z, channel tile, n), or
-// with block_kz (channel tile, n) volumes summed one z tap at a time (two n where rows are
-// half a tile wide), or for small weights z planes of every channel tile.
+// with block_kz (channel tile, n) volumes summed one z tap at a time, or for small weights
+// z planes of every channel tile (two n for both where rows are half a tile wide).
 inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halide::Target &target,
                                                   const BackwardCpuKnobs &k) {
     using namespace Halide;
@@ -79,7 +79,9 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     Var no("no"), ni("ni");
     auto tile = [&](Stage s, int tc, bool channels_in_task, bool pairs = false) {
         s.split(f.c, co, ci, tc, c_tail).split(f.x, xo, xi, tile_x, TailStrategy::GuardWithIf);
-        if (channels_in_task) {
+        if (channels_in_task && pairs) {
+            s.split(f.n, no, ni, 2, TailStrategy::GuardWithIf).reorder(xi, ci, xo, f.y, co, ni, f.z, no).fuse(f.z, no, task);
+        } else if (channels_in_task) {
             s.reorder(xi, ci, xo, f.y, co, f.z, f.n).fuse(f.z, f.n, task);
         } else if (pairs) {
             s.split(f.n, no, ni, 2, TailStrategy::GuardWithIf).reorder(xi, ci, xo, f.y, f.z, ni, co, no).fuse(co, no, task);
@@ -97,18 +99,22 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // grad_input 0.79x -> 1.19x, decoder 0.55x -> 0.94x of oneDNN; gan's 8 MB is slower so).
     const Expr small = k.block_kz && k.small_weights > 0 ? f.weight_elements <= k.small_weights : Internal::const_false();
     // Blocked by z tap, rows half a tile wide and an even batch: tasks are (channel tile, pair
-    // of batch items) and the register tile covers the pair, so each weight vector loaded
-    // feeds a whole tile of positions rather than half of one (gan_k4s2p1's rows of 4 with a
-    // tile of 8: grad_input 9.4 -> 7.1 ms side by side, avx512). Rows in pairs instead test
+    // of batch items), or with small weights (z plane, pair), and the register tile covers the
+    // pair, so each weight vector loaded feeds a whole tile of positions rather than half of
+    // one (rows of 4 with a tile of 8, side by side, avx512: gan_k4s2p1's grad_input 9.4 ->
+    // 7.1 ms; its layer with 64 -> 32 channels, small weights, 0.72 -> 0.63 ms). Rows in pairs instead test
     // each row's taps against the padding (prune_padding_rows) inside the tile: slower. The
     // batch must be even: the pair tile rounds up, so a lone last item would be computed
     // beside one past the batch, read out of range (the results would not show it).
     const Expr width = out.output_buffer().dim(0).extent(), batch = out.output_buffer().dim(4).extent();
     const int half_tile = tile_x % 2 == 0 && tile_x >= 4 ? tile_x / 2 : 0;
     const bool pairs_built = k.block_kz && half_tile > 0;
-    const Expr batch_pairs = width == half_tile && batch % 2 == 0 && channels >= tile_c && !small;
+    const Expr batch_pairs = width == half_tile && batch % 2 == 0 && channels >= tile_c;
     auto branches = [&](const Expr &when) {
-        if (k.block_kz && k.small_weights > 0) tile(out.specialize(when && channels >= tile_c && small), tile_c, true);
+        if (k.block_kz && k.small_weights > 0) {
+            if (pairs_built) tile(out.specialize(when && batch_pairs && small), tile_c, true, true);
+            tile(out.specialize(when && channels >= tile_c && small), tile_c, true);
+        }
         if (pairs_built) tile(out.specialize(when && batch_pairs), tile_c, false, true);
         tile(out.specialize(when && channels >= tile_c), tile_c, false);
         if (tile_c > lanes) tile(out.specialize(when && channels >= lanes), lanes, false);
