@@ -102,10 +102,11 @@ inline void apply_grad_input_cpu_channel_schedule(GradInputFuncs &f, const Halid
     // of batch items), or with small weights (z plane, pair), and the register tile covers the
     // pair, so each weight vector loaded feeds a whole tile of positions rather than half of
     // one (rows of 4 with a tile of 8, side by side, avx512: gan_k4s2p1's grad_input 9.4 ->
-    // 7.1 ms; its layer with 64 -> 32 channels, small weights, 0.72 -> 0.63 ms). Rows in pairs instead test
-    // each row's taps against the padding (prune_padding_rows) inside the tile: slower. The
-    // batch must be even: the pair tile rounds up, so a lone last item would be computed
-    // beside one past the batch, read out of range (the results would not show it).
+    // 7.1 ms; its layer with 64 -> 32 channels, small weights, 0.72 -> 0.63 ms). Rows in
+    // pairs instead test each row's taps against the padding (prune_padding_rows) inside the
+    // tile: slower. The batch must be even: the pair tile rounds up, so a lone last item
+    // would be computed beside one past the batch, read out of range (the results would not
+    // show it).
     const Expr width = out.output_buffer().dim(0).extent(), batch = out.output_buffer().dim(4).extent();
     const int half_tile = tile_x % 2 == 0 && tile_x >= 4 ? tile_x / 2 : 0;
     const bool pairs_built = k.block_kz && half_tile > 0;
